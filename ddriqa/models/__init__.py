@@ -1,0 +1,1 @@
+"""ddriqa.models"""
