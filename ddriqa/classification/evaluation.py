@@ -1,0 +1,453 @@
+"""The identification benchmark: content-disjoint random splits, per-class precision and recall.
+
+Protocol (LIVE's standard one, used by BRISQUE and DIIVINE): the reference images are split at
+random into ``1 - test_size`` train and ``test_size`` test references (23/6 for LIVE's 29), every
+distorted image goes to the side of its reference (no content on both sides), each method is
+fitted on the train side only and scored on the test side; this is repeated ``n_splits`` times and
+the per-class precision and recall, the macro averages and the accuracy are summarised by their
+median and interquartile range (IQR = 75th - 25th percentile).
+
+Cost: features are computed once per image for the whole data set and reused by every split. A
+DDR method is given as a :class:`GramFeatures`, the ``N x N`` Gram matrix of its features
+(:func:`ddriqa.classification.pca.streaming_gram`): each split's PCA is then derived exactly from
+the centred train block of the Gram matrix (linear-kernel PCA equals PCA) and the test rows are
+projected through the train/test cross block, centred with the train means
+(:func:`gram_pca_scores`), so 100 splits cost seconds after the single extraction pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import linalg
+
+from ddriqa.errors import InputError
+
+__all__ = [
+    "GramFeatures",
+    "content_disjoint_splits",
+    "gram_pca_scores",
+    "gram_from_extractor",
+    "split_metrics",
+    "run_benchmark",
+    "summarize",
+    "summary_markdown",
+    "write_benchmark",
+    "ALL",
+]
+
+#: the class label of the overall rows (macro precision/recall and accuracy)
+ALL = "ALL"
+
+
+@dataclass(frozen=True)
+class GramFeatures:
+    """A method's features given as their ``N x N`` Gram matrix (the DDR route).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n_samples, n_samples)
+        ``X @ X.T`` of the features (a constant shift of every row is allowed: it cancels).
+    n_components : int, default=120
+        PCA dimension fitted per split on the train block.
+    """
+
+    gram: np.ndarray
+    n_components: int = 120
+
+
+def content_disjoint_splits(groups, n_splits=100, test_size=0.2, seed=0):
+    """Random train/test splits by group (reference image): no group on both sides.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+        Reference (content) of each image.
+    n_splits : int, default=100
+    test_size : float, default=0.2
+        Fraction of the *groups* held out (rounded up: 6 of LIVE's 29 references).
+    seed : int, default=0
+
+    Returns
+    -------
+    list of (train_indices, test_indices)
+
+    Examples
+    --------
+    >>> splits = content_disjoint_splits(["a", "a", "b", "b", "c", "c"], n_splits=2, test_size=0.3)
+    >>> [len(te) for _, te in splits]
+    [2, 2]
+    """
+    from sklearn.model_selection import GroupShuffleSplit
+
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or groups.size == 0:
+        raise InputError(f"groups must be a non-empty 1-D array, got shape {groups.shape}")
+    n_groups = np.unique(groups).size
+    if n_groups < 2:
+        raise InputError(f"content-disjoint splits need at least 2 distinct references, got {n_groups}")
+    if not 0.0 < float(test_size) < 1.0:
+        raise InputError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
+    gss = GroupShuffleSplit(n_splits=int(n_splits), test_size=float(test_size), random_state=seed)
+    splits = []
+    for train, test in gss.split(np.zeros(groups.size), groups=groups):
+        if np.intersect1d(groups[train], groups[test]).size:  # cannot happen; guard the protocol
+            raise AssertionError("a reference appears on both sides of a split")
+        splits.append((train, test))
+    return splits
+
+
+def gram_pca_scores(gram, train, test, n_components):
+    """Exact PCA scores of a train/test split from the Gram matrix of all samples.
+
+    With ``K = G[train][:, train]`` centred (``Kc = H K H``), ``Kc = U S^2 U^T`` and the train
+    scores are ``U S`` (the PCA scores of the centred train features); a test row's scores are
+    ``(k_t - mean_j k_t[j] - colmean(K) + mean(K)) U S^-1`` with ``k_t = G[t, train]``, i.e. the
+    test features centred with the train mean and projected on the train components. Equal to
+    ``PCA(n_components, svd_solver="full").fit(X[train])`` transforms up to the sign of each
+    component (signs here: the largest |train score| of each component is positive).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n_samples, n_samples)
+    train, test : array-like of int
+    n_components : int
+
+    Returns
+    -------
+    Z_train : ndarray of shape (len(train), n_components)
+    Z_test : ndarray of shape (len(test), n_components)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(12, 30))
+    >>> Ztr, Zte = gram_pca_scores(X @ X.T, np.arange(8), np.arange(8, 12), 3)
+    >>> Ztr.shape, Zte.shape
+    ((8, 3), (4, 3))
+    """
+    gram = np.asarray(gram, dtype=np.float64)
+    if gram.ndim != 2 or gram.shape[0] != gram.shape[1]:
+        raise InputError(f"expected a square Gram matrix, got shape {gram.shape}")
+    train, test = np.asarray(train), np.asarray(test)
+    n = train.size
+    k = int(n_components)
+    if not 1 <= k <= n - 1:
+        raise InputError(f"n_components={k} must be between 1 and n_train - 1 = {n - 1}")
+    K = gram[np.ix_(train, train)]
+    col = K.mean(axis=0)
+    Kc = K - col[:, None] - col[None, :] + col.mean()
+    evals, U = linalg.eigh(Kc, subset_by_index=[n - k, n - 1])
+    evals, U = evals[::-1], U[:, ::-1]
+    sing = np.sqrt(np.clip(evals, 0.0, None))
+    good = evals > evals[0] * n * np.finfo(np.float64).eps * 100
+    inv = np.zeros_like(sing)
+    inv[good] = 1.0 / sing[good]
+    z_train = U * sing[None, :]
+    idx = np.argmax(np.abs(z_train), axis=0)
+    signs = np.sign(z_train[idx, np.arange(k)])
+    signs[signs == 0] = 1.0
+    z_train *= signs
+    Kt = gram[np.ix_(test, train)]
+    Kt_c = Kt - Kt.mean(axis=1, keepdims=True) - col[None, :] + col.mean()
+    z_test = (Kt_c @ U) * (inv * signs)[None, :]
+    return z_train, z_test
+
+
+def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None):
+    """Extract the features of ``X`` once, streaming, and return their Gram matrix.
+
+    Parameters
+    ----------
+    extractor : transformer with ``iter_transform(X, chunk_size)`` (e.g. DDRExtractor)
+    X : list of image paths or arrays
+    chunk_size : int
+    spill_dir : str or None
+        Folder for the temporary feature file (``N x D`` float32 values).
+
+    Returns
+    -------
+    ndarray of shape (n, n), float64
+    """
+    from ddriqa.classification.pca import streaming_gram
+    from ddriqa.features._inputs import as_image_list
+
+    items = as_image_list(X)
+    return streaming_gram(extractor.iter_transform(items, chunk_size), len(items),
+                          chunk_size=chunk_size, spill_dir=spill_dir)
+
+
+def split_metrics(y_true, y_pred, classes):
+    """Per-class precision and recall plus the ``ALL`` row (macro averages and accuracy).
+
+    A class absent from the test side has recall NaN; a class never predicted has precision
+    NaN; the macro averages ignore NaN entries.
+
+    Returns
+    -------
+    list of dict with keys class, precision, recall, accuracy, n_test
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rows = []
+    precisions, recalls = [], []
+    for c in classes:
+        t, p = y_true == c, y_pred == c
+        tp = float(np.sum(t & p))
+        prec = tp / p.sum() if p.sum() else np.nan
+        rec = tp / t.sum() if t.sum() else np.nan
+        precisions.append(prec)
+        recalls.append(rec)
+        rows.append({"class": str(c), "precision": prec, "recall": rec, "accuracy": np.nan, "n_test": int(t.sum())})
+    with np.errstate(all="ignore"):
+        macro_p = np.nan if np.all(np.isnan(precisions)) else float(np.nanmean(precisions))
+        macro_r = np.nan if np.all(np.isnan(recalls)) else float(np.nanmean(recalls))
+    rows.append({"class": ALL, "precision": macro_p, "recall": macro_r,
+                 "accuracy": float(np.mean(y_true == y_pred)), "n_test": int(y_true.size)})
+    return rows
+
+
+def _default_model(data):
+    if isinstance(data, GramFeatures):
+        from ddriqa.classification.pipelines import ddr_svm
+
+        return ddr_svm()
+    from sklearn.model_selection import GroupKFold
+
+    from ddriqa.classification.pipelines import make_brisque_classifier
+
+    return make_brisque_classifier(features=False, cv=GroupKFold(n_splits=5))
+
+
+def _group_fit_params(model, groups):
+    """Route ``groups`` to grid searches whose inner CV is group-aware (content-disjoint)."""
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+
+    def wants(est):
+        return isinstance(est, (GridSearchCV, RandomizedSearchCV)) and "Group" in type(est.cv).__name__
+
+    if wants(model):
+        return {"groups": groups}
+    if isinstance(model, Pipeline):
+        return {f"{name}__groups": groups for name, step in model.steps if wants(step)}
+    return {}
+
+
+def _run_split(method, data, make_model, y, groups, split_index, train, test, classes):
+    from sklearn.base import clone
+
+    model = clone(make_model()) if callable(make_model) else clone(make_model)
+    if isinstance(data, GramFeatures):
+        X_train, X_test = gram_pca_scores(data.gram, train, test, data.n_components)
+    else:
+        X_train, X_test = data[train], data[test]
+    model.fit(X_train, y[train], **_group_fit_params(model, groups[train]))
+    pred = model.predict(X_test)
+    rows = split_metrics(y[test], pred, classes)
+    for r in rows:
+        r.update(method=method, split=split_index)
+    return rows
+
+
+_SPLIT_COLUMNS = ["method", "split", "class", "precision", "recall", "accuracy", "n_test"]
+
+
+def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0.2, seed=0,
+                  classes=None, n_jobs=None, out_dir=None):
+    """Score every method on the same content-disjoint splits.
+
+    Parameters
+    ----------
+    features : dict
+        ``method name -> (n_samples, d) feature array`` or :class:`GramFeatures`. Rows align
+        with ``y`` and ``groups``.
+    y : array-like of shape (n_samples,)
+        Distortion class of each image.
+    groups : array-like of shape (n_samples,)
+        Reference image of each image.
+    models : dict or None
+        ``method name -> estimator (cloned per split) or zero-argument factory``. Defaults:
+        a linear SVC after the per-split Gram PCA for :class:`GramFeatures`; the BRISQUE
+        recipe (:func:`~ddriqa.classification.pipelines.make_brisque_classifier` with
+        content-disjoint ``GroupKFold(5)`` inner folds) for feature arrays.
+    n_splits, test_size, seed
+        See :func:`content_disjoint_splits`; all methods use the same splits.
+    classes : sequence or None
+        Class order of the tables (default: sorted unique ``y``).
+    n_jobs : int or None
+        Splits run in parallel with joblib (backend left to the caller).
+    out_dir : str or None
+        When given, ``splits.csv`` is rewritten there after each method (finished methods are
+        never lost) and :func:`write_benchmark` runs at the end.
+
+    Returns
+    -------
+    per_split : pandas.DataFrame
+        Columns method, split, class, precision, recall, accuracy (ALL rows), n_test.
+    summary : pandas.DataFrame
+        See :func:`summarize`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.tile(["a", "b"], 20); groups = np.repeat(np.arange(10), 4)
+    >>> X = rng.normal(size=(40, 50)) + (y == "b")[:, None]
+    >>> from sklearn.svm import SVC
+    >>> per_split, summary = run_benchmark({"raw": X}, y, groups, models={"raw": SVC()}, n_splits=5)
+    >>> summary["class"].tolist()
+    ['a', 'b', 'ALL']
+    """
+    import pandas as pd
+    from joblib import Parallel, delayed
+
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    if y.ndim != 1 or groups.shape != y.shape:
+        raise InputError(f"y and groups must be 1-D of the same length, got {y.shape} and {groups.shape}")
+    if not features:
+        raise InputError("features must name at least one method")
+    prepared = {}
+    for method, data in features.items():
+        if isinstance(data, GramFeatures):
+            g = np.asarray(data.gram)
+            if g.shape != (y.size, y.size):
+                raise InputError(f"{method}: Gram matrix of shape {g.shape}, expected ({y.size}, {y.size})")
+            prepared[method] = data
+        else:
+            arr = np.asarray(data)
+            if arr.ndim != 2 or arr.shape[0] != y.size:
+                raise InputError(f"{method}: features of shape {arr.shape}, expected ({y.size}, d)")
+            if not np.all(np.isfinite(arr)):
+                raise InputError(f"{method}: features contain NaN or infinite values")
+            prepared[method] = arr
+    classes = [str(c) for c in (np.unique(y) if classes is None else classes)]
+    y = y.astype(str)
+    models = dict(models or {})
+    splits = content_disjoint_splits(groups, n_splits=n_splits, test_size=test_size, seed=seed)
+    rows = []
+    for method, data in prepared.items():
+        make_model = models[method] if method in models else (lambda d=data: _default_model(d))
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_run_split)(method, data, make_model, y, groups, i, tr, te, classes)
+            for i, (tr, te) in enumerate(splits)
+        )
+        for r in results:
+            rows.extend(r)
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(rows, columns=_SPLIT_COLUMNS).to_csv(Path(out_dir) / "splits.csv", index=False)
+    per_split = pd.DataFrame(rows, columns=_SPLIT_COLUMNS)
+    summary = summarize(per_split, classes=classes)
+    if out_dir is not None:
+        write_benchmark(per_split, summary, out_dir)
+    return per_split, summary
+
+
+def _median_iqr(values):
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return np.nan, np.nan
+    q25, q50, q75 = np.percentile(v, [25, 50, 75])
+    return float(q50), float(q75 - q25)
+
+
+def summarize(per_split, classes=None):
+    """Median and interquartile range (75th - 25th percentile, linear interpolation) over splits.
+
+    NaN entries (a class absent from a test side or never predicted) are left out.
+
+    Parameters
+    ----------
+    per_split : pandas.DataFrame
+        As returned by :func:`run_benchmark`.
+    classes : sequence or None
+        Row order of the classes (``ALL`` last).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns method, class, precision_median, precision_iqr, recall_median, recall_iqr,
+        accuracy_median, accuracy_iqr (ALL rows only), n_splits.
+    """
+    import pandas as pd
+
+    if classes is None:
+        classes = sorted(c for c in per_split["class"].unique() if c != ALL)
+    order = [str(c) for c in classes] + [ALL]
+    out = []
+    for method in dict.fromkeys(per_split["method"]):
+        sub = per_split[per_split["method"] == method]
+        for c in order:
+            cell = sub[sub["class"] == c]
+            if cell.empty:
+                continue
+            pm, pi = _median_iqr(cell["precision"])
+            rm, ri = _median_iqr(cell["recall"])
+            am, ai = _median_iqr(cell["accuracy"]) if c == ALL else (np.nan, np.nan)
+            out.append({"method": method, "class": c, "precision_median": pm, "precision_iqr": pi,
+                        "recall_median": rm, "recall_iqr": ri, "accuracy_median": am,
+                        "accuracy_iqr": ai, "n_splits": int(cell["split"].nunique())})
+    return pd.DataFrame(out, columns=["method", "class", "precision_median", "precision_iqr",
+                                      "recall_median", "recall_iqr", "accuracy_median",
+                                      "accuracy_iqr", "n_splits"])
+
+
+def _cell(median, iqr, digits):
+    if np.isnan(median):
+        return "n/a"
+    return f"{median:.{digits}f} ({iqr:.{digits}f})"
+
+
+def summary_markdown(summary, digits=2):
+    """Two Markdown tables like the paper's Table 1: precision, then recall (+ accuracy).
+
+    Rows are methods, columns the classes and ``ALL``; cells read "median (IQR)".
+
+    Returns
+    -------
+    str
+    """
+    classes = list(dict.fromkeys(summary["class"]))
+    if ALL in classes:
+        classes.remove(ALL)
+        classes.append(ALL)
+    n = int(summary["n_splits"].max()) if len(summary) else 0
+    lines = []
+    for metric, title in (("precision", "Precision"), ("recall", "Recall")):
+        extra = ["accuracy"] if metric == "recall" else []
+        lines.append(f"**{title}**: median (IQR) over {n} content-disjoint splits")
+        lines.append("")
+        lines.append("| method | " + " | ".join(classes + extra) + " |")
+        lines.append("|---|" + "---|" * (len(classes) + len(extra)))
+        for method in dict.fromkeys(summary["method"]):
+            sub = summary[summary["method"] == method].set_index("class")
+            cells = [
+                _cell(sub.loc[c, f"{metric}_median"], sub.loc[c, f"{metric}_iqr"], digits) if c in sub.index else "n/a"
+                for c in classes
+            ]
+            if extra:
+                cells.append(_cell(sub.loc[ALL, "accuracy_median"], sub.loc[ALL, "accuracy_iqr"], digits)
+                             if ALL in sub.index else "n/a")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_benchmark(per_split, summary, out_dir, digits=2):
+    """Write ``summary.csv``, ``summary.md`` and ``splits.csv`` into ``out_dir``.
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"summary.csv": out / "summary.csv", "summary.md": out / "summary.md", "splits.csv": out / "splits.csv"}
+    per_split.to_csv(paths["splits.csv"], index=False)
+    summary.to_csv(paths["summary.csv"], index=False)
+    paths["summary.md"].write_text(summary_markdown(summary, digits=digits), encoding="utf-8")
+    return paths

@@ -1,0 +1,550 @@
+"""Saving and loading fitted classifiers without pickle.
+
+File format (``.npz``, version 1)
+---------------------------------
+One NumPy ``.npz`` archive, read with ``numpy.load(allow_pickle=False)``:
+
+- ``__ddriqa_classifier__``: a 0-d unicode array holding a JSON document::
+
+      {"format": "ddriqa-classifier", "version": 1, "ddriqa_version": "...",
+       "sklearn_version": "...", "model": RECORD, "info": {...}}
+
+  ``RECORD`` is ``{"class": NAME, "params": {...}, "fitted": {...}}`` where ``NAME`` is one of
+  :data:`ALLOWED_CLASSES` (an explicit allow-list: Pipeline, StreamingPCA, StandardScaler,
+  MinMaxScaler, GlobalScaler, SVC, LinearSVC, DDRExtractor, BRISQUEExtractor), ``params`` are the
+  constructor arguments (``get_params(deep=False)``) and ``fitted`` the fitted attributes the
+  class's entry allows. Values are JSON scalars, lists, ``{"__tuple__": [...]}``,
+  ``{"__dict__": {...}}``, ``{"__estimator__": RECORD}`` (nested estimators, e.g. pipeline
+  steps) or ``{"__array__": "aN"}`` (a reference to the archive member ``aN``).
+- ``a0``, ``a1``, ...: the fitted arrays (numeric or unicode; object arrays are refused).
+
+A fitted :class:`~sklearn.model_selection.GridSearchCV` is stored as its ``best_estimator_``
+(the search results go to ``info``). A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
+its parameters: a shipped weights name, the absolute path of a weights file (with its
+SHA-256, checked on load), or ``"random"`` with an integer ``random_state``; an in-memory
+``torch.nn.Module`` cannot be stored (save it with
+:func:`ddriqa.models.weights.save_weights` and pass the path).
+
+Loading builds objects only from allow-listed classes, checks every parameter name against
+the class's signature, every fitted attribute against the class's list, and the shapes of the
+arrays against each other; anything else is refused with a
+:class:`~ddriqa.errors.ModelFileError`. No code from the file is ever executed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ddriqa.errors import InputError, ModelFileError
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "ALLOWED_CLASSES",
+    "save_classifier",
+    "load_classifier",
+    "shipped_classifiers",
+    "classifiers_dir",
+]
+
+FORMAT = "ddriqa-classifier"
+VERSION = 1
+_META_KEY = "__ddriqa_classifier__"
+_SUFFIX = ".npz"
+
+_SVC_FITTED = (
+    "classes_", "support_", "support_vectors_", "_n_support", "dual_coef_", "intercept_",
+    "_dual_coef_", "_intercept_", "_probA", "_probB", "fit_status_", "shape_fit_", "_gamma",
+    "class_weight_", "n_iter_", "_num_iter", "_sparse", "_effective_probability",
+    "n_features_in_", "feature_names_in_",
+)
+
+#: class name -> (module, fitted attributes that may be stored)
+ALLOWED_CLASSES = {
+    "Pipeline": ("sklearn.pipeline", ()),
+    "StandardScaler": (
+        "sklearn.preprocessing",
+        ("mean_", "var_", "scale_", "n_samples_seen_", "n_features_in_", "feature_names_in_"),
+    ),
+    "MinMaxScaler": (
+        "sklearn.preprocessing",
+        ("min_", "scale_", "data_min_", "data_max_", "data_range_", "n_samples_seen_",
+         "n_features_in_", "feature_names_in_"),
+    ),
+    "SVC": ("sklearn.svm", _SVC_FITTED),
+    "GlobalScaler": ("ddriqa.classification.scaling", ("scale_", "n_features_in_", "feature_names_in_")),
+    "LinearSVC": (
+        "sklearn.svm",
+        ("classes_", "coef_", "intercept_", "n_iter_", "n_features_in_", "feature_names_in_"),
+    ),
+    "StreamingPCA": (
+        "ddriqa.classification.pca",
+        ("components_", "mean_", "explained_variance_", "explained_variance_ratio_",
+         "singular_values_", "n_components_", "n_samples_", "n_features_in_",
+         "feature_names_in_", "extractor_"),
+    ),
+    "DDRExtractor": ("ddriqa.features.ddr", None),  # None: stateless, re-fitted on load
+    "BRISQUEExtractor": ("ddriqa.features.brisque", None),
+}
+
+
+def classifiers_dir():
+    """Folder of shipped classifiers: ``<weights dir>/classifiers`` (the repository's ``weights/classifiers``)."""
+    from ddriqa.models.weights import weights_dir
+
+    return Path(weights_dir()) / "classifiers"
+
+
+def shipped_classifiers():
+    """Names of the shipped classifiers (``<name>.npz`` files in :func:`classifiers_dir`)."""
+    folder = classifiers_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*" + _SUFFIX) if p.is_file())
+
+
+# ---------------------------------------------------------------------------------- encoding
+class _Encoder:
+    def __init__(self):
+        self.arrays = {}
+        self.info = {}
+
+    def array(self, value, where):
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            if all(isinstance(v, str) for v in arr.ravel()):
+                arr = arr.astype(str)
+            else:
+                raise InputError(f"cannot save {where}: object array of non-string values")
+        if arr.dtype.kind not in "biufU":
+            raise InputError(f"cannot save {where}: unsupported array dtype {arr.dtype}")
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = arr
+        return {"__array__": key}
+
+    def value(self, value, where):
+        from sklearn.base import BaseEstimator
+
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+            return int(value)
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if isinstance(value, (float, np.floating)):
+            return float(value)
+        if isinstance(value, np.ndarray):
+            return self.array(value, where)
+        if isinstance(value, tuple):
+            return {"__tuple__": [self.value(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        if isinstance(value, list):
+            return [self.value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            if not all(isinstance(k, str) for k in value):
+                raise InputError(f"cannot save {where}: dict keys must be strings")
+            return {"__dict__": {k: self.value(v, f"{where}.{k}") for k, v in value.items()}}
+        if isinstance(value, BaseEstimator):
+            return {"__estimator__": self.estimator(value, where)}
+        raise InputError(
+            f"cannot save {where}: values of type {type(value).__name__} are not supported "
+            "(only numbers, strings, lists, dicts, arrays and allow-listed estimators)"
+        )
+
+    def estimator(self, est, where="model"):
+        from sklearn.model_selection import GridSearchCV
+
+        if isinstance(est, GridSearchCV):
+            if not hasattr(est, "best_estimator_"):
+                raise InputError(f"cannot save {where}: the GridSearchCV is not fitted (or refit=False)")
+            self.info.setdefault("grid_search", {})[where] = {
+                "best_params": {k: _plain(v) for k, v in est.best_params_.items()},
+                "best_score": float(est.best_score_),
+            }
+            return self.estimator(est.best_estimator_, where)
+        name = type(est).__name__
+        if name not in ALLOWED_CLASSES or type(est).__module__.split(".")[0] not in ("sklearn", "ddriqa"):
+            raise InputError(
+                f"cannot save {where}: {type(est).__module__}.{name} is not a supported estimator "
+                f"(supported: {', '.join(sorted(ALLOWED_CLASSES))})"
+            )
+        params = est.get_params(deep=False)
+        if name == "DDRExtractor":
+            params = _ddr_params_for_saving(params, where)
+        record = {"class": name, "params": {k: self.value(v, f"{where}.{k}") for k, v in params.items()}}
+        fitted_names = ALLOWED_CLASSES[name][1]
+        fitted = {}
+        if fitted_names is None:  # stateless extractor: re-fitted on load
+            record["fitted"] = {}
+            return record
+        for attr in fitted_names:
+            if attr in vars(est):
+                fitted[attr] = self.value(vars(est)[attr], f"{where}.{attr}")
+        record["fitted"] = fitted
+        return record
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, (int, float, str, bool, type(None))) else repr(value)
+
+
+def _ddr_params_for_saving(params, where):
+    params = dict(params)
+    weights = params.get("weights")
+    if isinstance(weights, (str, os.PathLike)):
+        text = os.fspath(weights)
+        if text == "random":
+            if not isinstance(params.get("random_state"), (int, np.integer)):
+                raise InputError(
+                    f"cannot save {where}: weights='random' needs an integer random_state to be reproducible"
+                )
+        else:
+            from ddriqa.models.weights import resolve_weights, sha256_file
+
+            try:
+                path = resolve_weights(text)
+            except ModelFileError as exc:
+                raise InputError(f"cannot save {where}: {exc}") from None
+            looks_like_name = Path(text).name == text and not text.endswith(".safetensors") and not Path(text).is_file()
+            params["weights"] = text if looks_like_name else os.fspath(Path(path).resolve())
+            params["__weights_sha256__"] = sha256_file(path)
+    else:
+        raise InputError(
+            f"cannot save {where}: its weights are an in-memory {type(weights).__name__}; save the network "
+            "with ddriqa.models.weights.save_weights(model, 'net.safetensors') and build the classifier "
+            "with weights='net.safetensors'"
+        )
+    return params
+
+
+def save_classifier(model, path):
+    """Save a fitted classifier (pipeline) to a single ``.npz`` file, without pickle.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted :class:`~sklearn.pipeline.Pipeline` (or single estimator) built from
+        :data:`ALLOWED_CLASSES` (GridSearchCV is stored as its ``best_estimator_``).
+    path : str or os.PathLike
+        Output file; ``.npz`` is appended when missing.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        The model holds something that cannot be stored safely (an unsupported estimator, an
+        in-memory network, an object array).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from sklearn.svm import SVC
+    >>> X = np.random.default_rng(0).normal(size=(20, 3)); y = np.repeat([0, 1], 10)
+    >>> clf = SVC().fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     back = load_classifier(save_classifier(clf, os.path.join(d, "m.npz")))
+    ...     bool((back.predict(X) == clf.predict(X)).all())
+    True
+    """
+    import sklearn
+
+    import ddriqa
+
+    enc = _Encoder()
+    record = enc.estimator(model)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "ddriqa_version": ddriqa.__version__,
+        "sklearn_version": sklearn.__version__,
+        "model": record,
+        "info": enc.info,
+    }
+    text = json.dumps(meta, allow_nan=True, sort_keys=True)
+    path = Path(path)
+    if path.suffix != _SUFFIX:
+        path = path.with_name(path.name + _SUFFIX)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **{_META_KEY: np.array(text)}, **enc.arrays)
+    os.replace(tmp, path)
+    return path
+
+
+# ---------------------------------------------------------------------------------- decoding
+class _Decoder:
+    def __init__(self, path, archive):
+        self.path = path
+        self.archive = archive
+        self.used = set()
+
+    def fail(self, reason):
+        raise ModelFileError(self.path, reason)
+
+    def value(self, value, where):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, list):
+            return [self.value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            if len(value) != 1:
+                self.fail(f"{where}: unexpected JSON object with keys {sorted(value)}")
+            (tag, inner), = value.items()
+            if tag == "__tuple__" and isinstance(inner, list):
+                return tuple(self.value(v, f"{where}[{i}]") for i, v in enumerate(inner))
+            if tag == "__dict__" and isinstance(inner, dict):
+                return {str(k): self.value(v, f"{where}.{k}") for k, v in inner.items()}
+            if tag == "__estimator__" and isinstance(inner, dict):
+                return self.estimator(inner, where)
+            if tag == "__array__" and isinstance(inner, str):
+                return self.array(inner, where)
+            self.fail(f"{where}: unexpected JSON object tagged {tag!r}")
+        self.fail(f"{where}: unexpected JSON value of type {type(value).__name__}")
+
+    def array(self, key, where):
+        if not re.fullmatch(r"a\d+", key) or key not in self.archive.files:
+            self.fail(f"{where}: refers to a missing array {key!r}")
+        try:
+            arr = self.archive[key]
+        except ValueError as exc:  # object arrays need pickle: refused
+            self.fail(f"{where}: array {key!r} cannot be read without pickle ({exc})")
+        if arr.dtype.kind not in "biufU":
+            self.fail(f"{where}: array {key!r} has unsupported dtype {arr.dtype}")
+        self.used.add(key)
+        return arr
+
+    def estimator(self, record, where="model"):
+        if not isinstance(record, dict) or set(record) != {"class", "params", "fitted"}:
+            self.fail(f"{where}: malformed estimator record (expected keys class, params, fitted)")
+        name = record["class"]
+        if not isinstance(name, str) or name not in ALLOWED_CLASSES:
+            self.fail(
+                f"{where}: class {name!r} is not allowed (allowed: {', '.join(sorted(ALLOWED_CLASSES))})"
+            )
+        module, fitted_names = ALLOWED_CLASSES[name]
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            self.fail(f"{where}: {name} is not available in this installation ({exc})")
+        params, fitted = record["params"], record["fitted"]
+        if not isinstance(params, dict) or not isinstance(fitted, dict):
+            self.fail(f"{where}: params and fitted must be JSON objects")
+        params = dict(params)
+        sha = params.pop("__weights_sha256__", None) if name == "DDRExtractor" else None
+        allowed_params = set(inspect.signature(cls).parameters) - {"self"}
+        unknown = sorted(set(params) - allowed_params)
+        if unknown:
+            self.fail(f"{where}: unknown parameters for {name}: {unknown}")
+        kwargs = {k: self.value(v, f"{where}.{k}") for k, v in params.items()}
+        if name == "DDRExtractor":
+            self._check_ddr_weights(kwargs, sha, where)
+        try:
+            est = cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            self.fail(f"{where}: cannot build {name}: {exc}")
+        if fitted_names is None:
+            if fitted:
+                self.fail(f"{where}: {name} is stateless but the file holds fitted attributes {sorted(fitted)}")
+            return _refit_stateless(est, self, where)
+        unknown = sorted(set(fitted) - set(fitted_names))
+        if unknown:
+            self.fail(f"{where}: attributes not allowed for {name}: {unknown}")
+        for attr, v in fitted.items():
+            setattr(est, attr, self.value(v, f"{where}.{attr}"))
+        _check_consistency(est, name, fitted, self, where)
+        return est
+
+    def _check_ddr_weights(self, kwargs, sha, where):
+        weights = kwargs.get("weights")
+        if not isinstance(weights, str):
+            self.fail(f"{where}: DDRExtractor weights must be a name or a path string")
+        if weights == "random":
+            return
+        from ddriqa.models.weights import resolve_weights, sha256_file
+
+        path = resolve_weights(weights)  # ModelFileError naming the weights when missing
+        if sha is not None and sha256_file(path) != sha:
+            self.fail(
+                f"{where}: the weights file {path} differs from the one the classifier was trained with "
+                "(sha256 mismatch)"
+            )
+
+
+def _refit_stateless(est, decoder, where):
+    """Stateless extractors are rebuilt from their parameters; ``fit`` only validates them."""
+    try:
+        return est.fit([np.zeros((8, 8, 3), dtype=np.uint8)])
+    except Exception as exc:  # noqa: BLE001 - any failure here is a bad file for the user
+        decoder.fail(f"{where}: cannot rebuild {type(est).__name__}: {exc}")
+
+
+def _need(cond, decoder, where, reason):
+    if not cond:
+        decoder.fail(f"{where}: inconsistent fitted arrays: {reason}")
+
+
+def _shape(est, attr):
+    v = getattr(est, attr, None)
+    return None if v is None else np.shape(v)
+
+
+def _check_consistency(est, name, fitted, decoder, where):
+    if name == "Pipeline":
+        steps = getattr(est, "steps", None)
+        _need(isinstance(steps, list) and steps, decoder, where, "a pipeline needs steps")
+        for item in steps:
+            _need(isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str),
+                  decoder, where, "pipeline steps must be (name, estimator) pairs")
+        dims = [_out_dim(s) for _, s in steps]
+        for i in range(1, len(steps)):
+            n_in = getattr(steps[i][1], "n_features_in_", None)
+            if dims[i - 1] is not None and n_in is not None:
+                _need(dims[i - 1] == n_in, decoder, where,
+                      f"step {steps[i - 1][0]!r} outputs {dims[i - 1]} features but step {steps[i][0]!r} expects {n_in}")
+        return
+    if not fitted:
+        decoder.fail(f"{where}: {name} has no fitted attributes (was it fitted before saving?)")
+    required = {
+        "StandardScaler": ("scale_", "n_features_in_"),
+        "GlobalScaler": ("scale_", "n_features_in_"),
+        "MinMaxScaler": ("min_", "scale_", "n_features_in_"),
+        "SVC": ("classes_", "support_", "support_vectors_", "_n_support", "dual_coef_", "intercept_",
+                "_dual_coef_", "_intercept_", "_probA", "_probB", "_gamma", "shape_fit_", "class_weight_",
+                "fit_status_", "_sparse", "n_features_in_"),
+        "LinearSVC": ("classes_", "coef_", "intercept_", "n_features_in_"),
+        "StreamingPCA": ("components_", "mean_", "n_components_", "singular_values_"),
+    }[name]
+    missing = [a for a in required if a not in fitted]
+    _need(not missing, decoder, where, f"missing {missing}")
+    d = getattr(est, "n_features_in_", None)
+    if name in ("StandardScaler", "MinMaxScaler"):
+        for attr in ("mean_", "var_", "scale_", "min_", "data_min_", "data_max_", "data_range_"):
+            if attr in fitted:
+                _need(_shape(est, attr) == (d,), decoder, where, f"{attr} has shape {_shape(est, attr)}, expected ({d},)")
+    elif name == "GlobalScaler":
+        _need(isinstance(est.scale_, float) and np.isfinite(est.scale_) and est.scale_ > 0, decoder, where,
+              f"scale_ must be a positive number, got {est.scale_!r}")
+    elif name == "SVC":
+        n_sv, n_cls = _shape(est, "support_vectors_"), len(est.classes_)
+        _need(len(n_sv) == 2 and n_sv[1] == d, decoder, where, f"support_vectors_ shape {n_sv} vs n_features_in_={d}")
+        _need(_shape(est, "support_") == (n_sv[0],), decoder, where, "support_ does not match support_vectors_")
+        _need(int(np.sum(est._n_support)) == n_sv[0] and len(est._n_support) == n_cls, decoder, where,
+              "_n_support does not match the support vectors / classes")
+        for attr in ("dual_coef_", "_dual_coef_"):
+            _need(_shape(est, attr) == (max(n_cls - 1, 1), n_sv[0]), decoder, where, f"{attr} has shape {_shape(est, attr)}")
+        n_pairs = max(n_cls * (n_cls - 1) // 2, 1)
+        for attr in ("intercept_", "_intercept_"):
+            _need(_shape(est, attr) == (n_pairs,), decoder, where, f"{attr} has shape {_shape(est, attr)}")
+        _need(est.kernel in ("linear", "rbf", "poly", "sigmoid"), decoder, where, f"kernel {est.kernel!r}")
+        est.dual_coef_ = np.ascontiguousarray(est.dual_coef_, dtype=np.float64)
+        est._dual_coef_ = np.ascontiguousarray(est._dual_coef_, dtype=np.float64)
+        est.support_vectors_ = np.ascontiguousarray(est.support_vectors_, dtype=np.float64)
+        est.support_ = np.ascontiguousarray(est.support_, dtype=np.int32)
+        est._n_support = np.ascontiguousarray(est._n_support, dtype=np.int32)
+    elif name == "LinearSVC":
+        n_cls = len(est.classes_)
+        rows = 1 if n_cls == 2 else n_cls
+        _need(_shape(est, "coef_") == (rows, d), decoder, where, f"coef_ has shape {_shape(est, 'coef_')}, expected ({rows}, {d})")
+        _need(_shape(est, "intercept_") == (rows,), decoder, where, f"intercept_ has shape {_shape(est, 'intercept_')}")
+    elif name == "StreamingPCA":
+        comp = _shape(est, "components_")
+        _need(len(comp) == 2 and comp[0] == est.n_components_, decoder, where, f"components_ shape {comp} vs n_components_={est.n_components_}")
+        _need(_shape(est, "mean_") == (comp[1],), decoder, where, f"mean_ shape {_shape(est, 'mean_')} vs components_ {comp}")
+        _need(_shape(est, "singular_values_") == (comp[0],), decoder, where, "singular_values_ does not match components_")
+        if est.extractor is None:
+            est.extractor_ = None
+        else:
+            _need(getattr(est, "extractor_", None) is not None, decoder, where, "the fitted extractor_ is missing")
+
+
+def _out_dim(step):
+    if hasattr(step, "n_components_"):
+        return int(step.n_components_)
+    if hasattr(step, "n_features_out_"):
+        return int(step.n_features_out_)
+    if hasattr(step, "scale_") and hasattr(step, "n_features_in_"):  # scalers keep the dimension
+        return int(step.n_features_in_)
+    return None
+
+
+def _resolve_classifier_path(name_or_path):
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        return path
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", text) and not text.endswith(_SUFFIX):
+        candidate = classifiers_dir() / (text + _SUFFIX)
+        if candidate.is_file():
+            return candidate
+        names = shipped_classifiers()
+        listed = ", ".join(names) if names else f"none shipped yet in {classifiers_dir()}"
+        raise ModelFileError(text, f"no such classifier file or shipped classifier name (shipped: {listed})")
+    raise ModelFileError(path, "no such classifier file")
+
+
+def load_classifier(path):
+    """Load a classifier saved by :func:`save_classifier`, or a shipped one by name.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npz`` file, or the name of a shipped classifier (a file ``<name>.npz`` in
+        :func:`classifiers_dir`, e.g. ``"brisque_kodak"``).
+
+    Returns
+    -------
+    estimator
+        The fitted classifier (GridSearchCV steps come back as their best estimator).
+
+    Raises
+    ------
+    ddriqa.errors.ModelFileError
+        Missing file, not a classifier archive (e.g. a pickle), unsupported version, a class
+        outside the allow-list, unknown parameters or attributes, or inconsistent arrays.
+    """
+    path = _resolve_classifier_path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ModelFileError(path, f"not a ddriqa classifier file (refusing to unpickle): {exc}") from None
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read the file: {exc}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ModelFileError(path, "not a ddriqa classifier file (a bare .npy array, expected an .npz archive)")
+    with archive:
+        if _META_KEY not in archive.files:
+            raise ModelFileError(path, f"not a ddriqa classifier file (no {_META_KEY} entry)")
+        try:
+            raw = archive[_META_KEY]
+            meta = json.loads(str(raw[()]))
+        except (ValueError, TypeError) as exc:
+            raise ModelFileError(path, f"the model description is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ModelFileError(path, f"not a {FORMAT} file")
+        if meta.get("version") != VERSION:
+            raise ModelFileError(
+                path, f"unsupported format version {meta.get('version')!r} (this ddriqa reads version {VERSION})"
+            )
+        dec = _Decoder(path, archive)
+        try:
+            model = dec.estimator(meta.get("model"))
+        except ModelFileError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise ModelFileError(path, f"malformed model description: {exc}") from None
+        extra = sorted(set(archive.files) - dec.used - {_META_KEY})
+        if extra:
+            raise ModelFileError(path, f"unreferenced arrays in the archive: {extra[:5]}")
+    return model

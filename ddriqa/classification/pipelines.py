@@ -1,0 +1,205 @@
+"""Ready-made distortion classifiers: DDR + PCA + linear SVM, and BRISQUE + RBF SVM.
+
+Both factories return an unfitted :class:`sklearn.pipeline.Pipeline`; with ``features=False``
+they return the same pipeline without the feature extractor, for precomputed features (the
+benchmark extracts every image once and reuses the features across splits).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.svm import SVC
+
+from ddriqa.classification.pca import StreamingPCA
+from ddriqa.classification.scaling import GlobalScaler
+from ddriqa.errors import InputError
+
+__all__ = [
+    "make_ddr_classifier",
+    "make_brisque_classifier",
+    "ddr_svm",
+    "BRISQUE_C_GRID",
+    "BRISQUE_GAMMA_GRID",
+]
+
+#: LIBSVM guide's coarse grid (Hsu, Chang, Lin): C = 2^-5, 2^-3, ..., 2^15
+BRISQUE_C_GRID = tuple(float(2.0**e) for e in range(-5, 16, 2))
+#: gamma = 2^-15, 2^-13, ..., 2^3
+BRISQUE_GAMMA_GRID = tuple(float(2.0**e) for e in range(-15, 4, 2))
+
+
+def ddr_svm(C=1.0):
+    """The classifier that follows the PCA in the DDR method: global scale + linear-kernel SVC.
+
+    Returns ``Pipeline([("scale", GlobalScaler()), ("svm", SVC(kernel="linear", C=C))])``.
+    :class:`~ddriqa.classification.scaling.GlobalScaler` divides the PCA scores by one number
+    (their RMS distance to the mean), which keeps the geometry but makes ``C=1`` mean the same
+    thing for every backbone and layer (raw activation magnitudes differ by orders).
+
+    ``SVC(kernel="linear")`` (LIBSVM) rather than ``LinearSVC`` (LIBLINEAR): it minimises the
+    standard hinge loss with an unpenalised intercept, solves the dual exactly and handles the
+    5 classes one-vs-one, as the LIBSVM-based IQA identification literature (BRISQUE, DIIVINE)
+    did; LinearSVC's default squared hinge, penalised intercept and one-vs-rest scheme are a
+    different classifier. With ~120 PCA dimensions and < 10^4 images LIBSVM is fast.
+    No class weights: LIVE's classes are near-balanced and the paper uses none.
+    """
+    return Pipeline([("scale", GlobalScaler()), ("svm", SVC(kernel="linear", C=C))])
+
+
+def make_ddr_classifier(
+    weights="srgan_x4_gr",
+    layer="ResBlock16",
+    crop=96,
+    n_components=120,
+    C=1.0,
+    device="auto",
+    batch_size=None,
+    random_state=0,
+    *,
+    features=True,
+    pad="error",
+    solver="exact",
+    chunk_size=32,
+    spill_dir=None,
+):
+    """DDR distortion classifier: SR-network features -> PCA -> linear SVM (Liu et al.).
+
+    The features (``64 x crop x crop`` values per image, 589,824 for the default 96x96 crop)
+    are streamed chunk by chunk through a :class:`~ddriqa.classification.pca.StreamingPCA`
+    step that wraps the :class:`~ddriqa.features.ddr.DDRExtractor`, so fitting never holds the
+    feature matrix in memory (the exact solver spills it to a temporary file; see
+    :class:`StreamingPCA`).
+
+    Parameters
+    ----------
+    weights : str or torch.nn.Module, default="srgan_x4_gr"
+        Backbone: a shipped weights name, a ``.safetensors`` path, a module, or ``"random"``.
+    layer : str, default="ResBlock16"
+    crop : int, default=96
+        Side of the central crop whose features are used.
+    n_components : int, default=120
+        PCA dimension (the paper's 120).
+    C : float, default=1.0
+        SVM regularisation.
+    device : str, default="auto"
+    batch_size : int or None, default=None
+        Images per network call (extractor default when None).
+    random_state : int or None, default=0
+        Seed of the random-init backbone (``weights="random"``) and of the PCA basis completion.
+    features : bool, default=True
+        ``False``: return the pipeline without the extractor (``PCA -> SVM``), for a
+        precomputed 2-D feature array.
+    pad : {"error", "reflect"}, default="error"
+        Images smaller than the crop: refuse (naming the file) or mirror-pad.
+    solver : {"exact", "incremental"}, default="exact"
+    chunk_size : int, default=32
+        Images per streamed chunk.
+    spill_dir : str or None, default=None
+        Folder for the temporary feature file of the exact PCA.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``("pca", StreamingPCA)``, ``("scale", GlobalScaler)`` and ``("svm", SVC)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(30, 500)); y = np.repeat(["a", "b", "c"], 10)
+    >>> X[y == "b", 0] += 10; X[y == "c", 1] += 10
+    >>> clf = make_ddr_classifier(n_components=5, features=False).fit(X, y)
+    >>> clf.predict(X[[0, 10, 20]]).tolist()
+    ['a', 'b', 'c']
+    """
+    extractor = None
+    if features:
+        from ddriqa.features.ddr import DDRExtractor
+
+        kwargs = dict(weights=weights, layer=layer, crop=crop, pad=pad, device=device, batch_size=batch_size)
+        if "random_state" in inspect.signature(DDRExtractor).parameters:
+            kwargs["random_state"] = random_state
+        extractor = DDRExtractor(**kwargs)
+    pca = StreamingPCA(
+        extractor=extractor,
+        n_components=n_components,
+        solver=solver,
+        chunk_size=chunk_size,
+        spill_dir=spill_dir,
+        random_state=random_state,
+    )
+    return Pipeline([("pca", pca), *ddr_svm(C).steps])
+
+
+def make_brisque_classifier(
+    cv=5,
+    n_jobs=None,
+    random_state=0,
+    *,
+    features=True,
+    C_grid=BRISQUE_C_GRID,
+    gamma_grid=BRISQUE_GAMMA_GRID,
+):
+    """BRISQUE distortion classifier: 36 features -> [-1, 1] scaling -> RBF SVM (Mittal et al.).
+
+    The BRISQUE paper's identification recipe: features min-max scaled to [-1, 1] (LIBSVM's
+    ``svm-scale``, fitted on the training data), an RBF-kernel SVC whose ``C`` and ``gamma``
+    are chosen by cross-validated grid search over log2 grids on the training data only
+    (:class:`~sklearn.model_selection.GridSearchCV`, refitted on all training data).
+
+    Parameters
+    ----------
+    cv : int or cross-validation splitter, default=5
+        Inner cross-validation. An int means a shuffled :class:`StratifiedKFold` seeded by
+        ``random_state``. For content-disjoint inner folds pass a group splitter (e.g.
+        ``GroupKFold(5)``) and fit with ``clf.fit(X, y, svm__groups=groups)``.
+    n_jobs : int or None, default=None
+        Parallel jobs of the feature extraction and of the grid search (joblib; the backend is
+        left to the caller's ``joblib.parallel_config``).
+    random_state : int or None, default=0
+    features : bool, default=True
+        ``False``: return the pipeline without the extractor, for precomputed ``(n, 36)``
+        features.
+    C_grid, gamma_grid : sequence of float
+        Default: the LIBSVM guide's grid, ``C = 2^-5..2^15``, ``gamma = 2^-15..2^3`` (steps of 2^2).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``("brisque", BRISQUEExtractor)`` (when ``features``), ``("scale", MinMaxScaler)``,
+        ``("svm", GridSearchCV(SVC))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 36)); y = np.repeat(["a", "b"], 20); X[y == "b"] += 2
+    >>> clf = make_brisque_classifier(features=False, C_grid=[1, 10], gamma_grid=[0.01, 0.1])
+    >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+    """
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+        if cv < 2:
+            raise InputError(f"cv must be >= 2 folds, got {cv}")
+        cv = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state)
+    C_grid, gamma_grid = list(C_grid), list(gamma_grid)
+    if not C_grid or not gamma_grid or min(C_grid) <= 0 or min(gamma_grid) <= 0:
+        raise InputError("C_grid and gamma_grid must be non-empty lists of positive numbers")
+    search = GridSearchCV(
+        SVC(kernel="rbf"),
+        {"C": C_grid, "gamma": gamma_grid},
+        cv=cv,
+        n_jobs=n_jobs,
+        refit=True,
+    )
+    steps = [("scale", MinMaxScaler(feature_range=(-1, 1))), ("svm", search)]
+    if features:
+        from ddriqa.features.brisque import BRISQUEExtractor
+
+        steps.insert(0, ("brisque", BRISQUEExtractor(n_jobs=n_jobs)))
+    return Pipeline(steps)

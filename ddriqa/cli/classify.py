@@ -1,0 +1,108 @@
+"""``ddriqa classify``: identify the distortion of every image in a folder."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+
+from ddriqa.cli._common import log, progress
+
+# Exit statuses (documented in the command's help)
+EXIT_OK = 0
+EXIT_SOME_ERRORS = 1
+EXIT_FAILURE = 2
+
+
+def fail(message, code=EXIT_FAILURE):
+    """Log ``error: message`` to stderr and exit with ``code``."""
+    log(f"error: {message}")
+    raise SystemExit(code)
+
+
+def list_inputs(folder, recursive):
+    """The image files of ``folder`` (or ``[folder]`` when it is a file)."""
+    from ddriqa.io import list_images
+
+    if os.path.isfile(folder):
+        return [folder]
+    return [os.fspath(p) for p in list_images(folder, recursive=recursive)]
+
+
+@click.command("classify")
+@click.argument("folder", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("-o", "--output", default="-", show_default=True,
+              help="CSV file of results ('-': stdout).")
+@click.option("-m", "--model", "model_name", default=None, metavar="NAME|PATH",
+              help="Classifier: a shipped name (brisque) or a file saved by `ddriqa train`. "
+                   "Default: the shipped DDR classifier (none is shipped yet).")
+@click.option("-r", "--recursive", is_flag=True, help="Also classify images in subfolders.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run: skip images already in --output.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.option("--strict", is_flag=True, help="Stop at the first file that fails (exit status 2).")
+@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
+              help="Refuse images with more pixels (default 100 million; 0: no limit).")
+@click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Images per model call.")
+def classify(folder, output, model_name, recursive, resume, overwrite, strict, max_pixels, batch_size):
+    """Identify the distortion (jp2k, jpeg, wn, gblur, fastfading) of each image in FOLDER.
+
+    Writes one CSV row per image: path, predicted distortion, one score per class
+    (proba_<class> when the classifier gives probabilities, else decision_<class>, the
+    decision_function values), and error (empty when fine, else the reason). Rows are appended
+    and flushed as they are produced; a bad file gets an error row and never stops the run.
+
+    Exit status: 0 all images classified; 1 finished, but some images got an error row;
+    2 usage error, model not found, or --strict stopped at a bad file.
+
+    Example:
+
+        ddriqa classify photos/ --model brisque --output results.csv --resume
+    """
+    from ddriqa.batch import StrictModeError, classify_files, image_reader, score_kind
+    from ddriqa.errors import DDRIQAError
+    from ddriqa.model_names import DEFAULT_MODEL, load_named_classifier
+
+    if resume and overwrite:
+        fail("--resume and --overwrite exclude each other")
+    if resume and output == "-":
+        fail("--resume needs an --output file")
+    try:
+        model = load_named_classifier(model_name or DEFAULT_MODEL)
+    except DDRIQAError as exc:
+        fail(str(exc))
+    try:
+        paths = list_inputs(folder, recursive)
+    except DDRIQAError as exc:
+        fail(str(exc))
+    if not paths:
+        fail(f"no image files found in {folder}" + ("" if recursive else " (try --recursive)"))
+    kind = score_kind(model)
+    log(f"classifying {len(paths)} images with {model_name or DEFAULT_MODEL}; scores are "
+        + ("probabilities" if kind == "proba" else "decision_function values"))
+    reader = image_reader("default" if max_pixels is None else max_pixels)
+    bar = progress(length=len(paths), label="classify")
+    # test hook: a pause after each row, so a test can kill a run half-way (unset in normal use)
+    delay = float(os.environ.get("DDRIQA_TEST_ROW_DELAY", "0") or 0)
+
+    def on_item(item):
+        bar.update(1)
+        if delay > 0:
+            time.sleep(delay)
+
+    try:
+        with bar:
+            summary = classify_files(model, paths, output, batch_size=batch_size, resume=resume,
+                                     overwrite=overwrite, strict=strict, read=reader,
+                                     on_item=on_item, on_skipped=bar.update)
+    except StrictModeError as exc:
+        fail(f"--strict: stopped at {exc.path}: {exc.reason}")
+    except DDRIQAError as exc:
+        fail(str(exc))
+    where = "stdout" if output == "-" else output
+    log(f"done: {summary.n_ok} classified, {summary.n_errors} errors, "
+        f"{summary.n_skipped} already in {where}")
+    if summary.n_errors:
+        raise SystemExit(EXIT_SOME_ERRORS)

@@ -1,0 +1,82 @@
+"""``ddriqa extract``: raw DDR or BRISQUE features of every image in a folder, to a .npy file."""
+
+from __future__ import annotations
+
+import click
+
+from ddriqa.cli._common import log, progress
+from ddriqa.cli.classify import EXIT_SOME_ERRORS, fail, list_inputs
+
+
+def build_extractor(features, weights="srgan_x4_gr", layer="ResBlock16", crop=96, pad="error",
+                    device="auto", seed=0):
+    """A fitted feature extractor for ``--features`` (``"ddr"`` or ``"brisque"``)."""
+    if features == "brisque":
+        from ddriqa.features.brisque import BRISQUEExtractor
+
+        return BRISQUEExtractor().fit([None])
+    from ddriqa.features.ddr import DDRExtractor
+
+    return DDRExtractor(weights=weights, layer=layer, crop=crop, pad=pad, device=device,
+                        random_state=seed).fit()
+
+
+@click.command("extract")
+@click.argument("data", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The .npy file to write (a sidecar <output>.csv lists index, path, error).")
+@click.option("--features", type=click.Choice(["ddr", "brisque"]), default="ddr", show_default=True)
+@click.option("--weights", default="srgan_x4_gr", show_default=True, metavar="NAME|PATH|random",
+              help="DDR backbone: shipped name, .safetensors path, or 'random' (seeded random init).")
+@click.option("--layer", default="ResBlock16", show_default=True, help="DDR feature tap.")
+@click.option("--crop", type=click.IntRange(min=1), default=96, show_default=True,
+              help="Side of the central crop for DDR.")
+@click.option("--pad", type=click.Choice(["error", "reflect"]), default="error", show_default=True,
+              help="DDR: images smaller than the crop are errors, or mirror-padded.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --weights random.")
+@click.option("-r", "--recursive", is_flag=True, help="Also read images in subfolders.")
+@click.option("--strict", is_flag=True, help="Stop at the first file that fails (exit status 2).")
+@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
+              help="Refuse images with more pixels (default 100 million; 0: no limit).")
+@click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Images per extractor call.")
+def extract(data, output, features, weights, layer, crop, pad, device, seed, recursive, strict, max_pixels, batch_size):
+    """Write the raw features of every image in DATA (a folder or one image) to a .npy file.
+
+    Row i of the array belongs to row i of the sidecar CSV (index, path, error); rows of files
+    that failed are NaN and their error column says why. The array is written chunk by chunk
+    into a memory map of its final shape, so rows already computed survive a crash.
+
+    Exit status: 0 all images done; 1 finished, but some images failed; 2 usage error, model
+    not found, no image readable, or --strict stopped at a bad file.
+
+    Example:
+
+        ddriqa extract photos/ --features brisque --output brisque.npy
+    """
+    from ddriqa.batch import StrictModeError, extract_files, image_reader
+    from ddriqa.errors import DDRIQAError
+
+    try:
+        extractor = build_extractor(features, weights, layer, crop, pad, device, seed)
+        paths = list_inputs(data, recursive)
+    except DDRIQAError as exc:
+        fail(str(exc))
+    if not paths:
+        fail(f"no image files found in {data}" + ("" if recursive else " (try --recursive)"))
+    log(f"extracting {features} features of {len(paths)} images")
+    reader = image_reader("default" if max_pixels is None else max_pixels)
+    bar = progress(length=len(paths), label="extract")
+    try:
+        with bar:
+            summary, sidecar = extract_files(extractor.transform, paths, output, batch_size=batch_size,
+                                             strict=strict, read=reader,
+                                             on_item=lambda item: bar.update(1))
+    except StrictModeError as exc:
+        fail(f"--strict: stopped at {exc.path}: {exc.reason}")
+    except DDRIQAError as exc:
+        fail(str(exc))
+    log(f"done: {summary.n_ok} rows, {summary.n_errors} errors -> {output} (paths: {sidecar})")
+    if summary.n_errors:
+        raise SystemExit(EXIT_SOME_ERRORS)

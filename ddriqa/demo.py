@@ -1,0 +1,188 @@
+"""The data-free demonstration behind ``ddriqa demo``.
+
+It builds a small LIVE-like set (:func:`ddriqa.datasets.synthesize.make_live_like`) from the
+photographs that scikit-image ships on disk, classifies it with a shipped classifier, and scores
+the predictions per class. None of these photographs is a Kodak image, so the shipped
+classifiers (trained on Kodak-based data) are tested on unseen content.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ddriqa.errors import InputError
+
+__all__ = ["DEMO_PHOTOS", "demo_photos", "per_class_table", "run_demo"]
+
+#: scikit-image's sample photographs used by the demo (files in ``skimage/data``); the last
+#: three are gray and are repeated to RGB.
+DEMO_PHOTOS = (
+    "astronaut.png",
+    "coffee.png",
+    "chelsea.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+    "ihc.png",
+    "camera.png",
+    "moon.png",
+    "coins.png",
+)
+
+
+def _skimage_data_dir():
+    try:
+        import skimage.data
+    except ImportError:
+        raise InputError(
+            "the demo needs scikit-image's sample photographs: pip install ddriqa[demo]"
+        ) from None
+    return Path(skimage.data.__file__).parent
+
+
+def demo_photos(names=None, max_side=512):
+    """scikit-image's sample photographs as RGB uint8 arrays, the longer side at most ``max_side``.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        File names in ``skimage/data`` (default :data:`DEMO_PHOTOS`); missing files are skipped.
+    max_side : int or None, default=512
+        Larger photos are shrunk (MATLAB-style bicubic with antialiasing); None keeps sizes.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{stem: image}``, in the order of ``names``.
+
+    Raises
+    ------
+    InputError
+        scikit-image is not installed (the message says ``pip install ddriqa[demo]``), or none
+        of the photos exists.
+
+    Examples
+    --------
+    >>> from ddriqa.demo import demo_photos
+    >>> photos = demo_photos(["astronaut.png"], max_side=64)  # doctest: +SKIP
+    >>> photos["astronaut"].shape  # doctest: +SKIP
+    (64, 64, 3)
+    """
+    from ddriqa.degradations.resize import imresize
+    from ddriqa.io import read_image
+
+    folder = _skimage_data_dir()
+    photos = {}
+    for name in DEMO_PHOTOS if names is None else names:
+        path = folder / name
+        if not path.is_file():
+            continue
+        image = read_image(path)
+        h, w = image.shape[:2]
+        if max_side is not None and max(h, w) > max_side:
+            scale = max_side / max(h, w)
+            shape = (max(1, round(h * scale)), max(1, round(w * scale)))
+            image = imresize(image, output_shape=shape)
+        photos[Path(name).stem] = np.ascontiguousarray(image)
+    if not photos:
+        raise InputError(f"none of the demo photographs was found in {folder}")
+    return photos
+
+
+def per_class_table(y_true, y_pred, classes):
+    """Precision and recall per class, plus the ``ALL`` row (macro averages and accuracy).
+
+    Parameters
+    ----------
+    y_true, y_pred : sequence of str
+        True and predicted classes (an empty prediction, an error row, counts as wrong).
+    classes : sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the classes then ``ALL``; columns ``precision``, ``recall``, ``accuracy`` (ALL
+        only) and ``n`` (images of the class). Computed by
+        :func:`ddriqa.classification.evaluation.split_metrics`.
+
+    Examples
+    --------
+    >>> from ddriqa.demo import per_class_table
+    >>> per_class_table(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])["recall"].tolist()
+    [0.5, 1.0, 0.75]
+    """
+    import pandas as pd
+
+    from ddriqa.classification.evaluation import split_metrics
+
+    rows = split_metrics(np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str), [str(c) for c in classes])
+    table = pd.DataFrame(rows).set_index("class").rename(columns={"n_test": "n"})
+    return table[["precision", "recall", "accuracy", "n"]]
+
+
+def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_side=512,
+             batch_size=8, classes=None, log=None):
+    """Build a LIVE-like set from scikit-image's photos, classify it, and score it per class.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        Working folder: ``photos/`` (the references), ``live/`` (the distorted set, LIVE
+        layout), ``results.csv`` (one row per image, as ``ddriqa classify`` writes) and
+        ``per_class.csv``.
+    model : str, default="brisque"
+        Classifier name or path (see :func:`ddriqa.model_names.load_named_classifier`).
+    per_class : int, default=10
+        Distorted images per class.
+    seed : int, default=0
+        Seed of the distortion parameters.
+    names : sequence of str, optional
+        Photo file names (default :data:`DEMO_PHOTOS`).
+    max_side : int, default=512
+        Photos are shrunk so that the longer side is at most this.
+    batch_size : int, default=8
+    classes : sequence of str, optional
+        Distortion classes (default: the five LIVE classes).
+    log : callable, optional
+        ``log(str)`` for progress lines.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        :func:`per_class_table` of the predictions.
+    results : pandas.DataFrame
+        The classification rows joined with the true class (column ``true``).
+    """
+    import pandas as pd
+
+    from ddriqa.batch import classify_files
+    from ddriqa.datasets.live import load_live
+    from ddriqa.datasets.synthesize import make_live_like
+    from ddriqa.degradations.live import LIVE_CLASSES
+    from ddriqa.io import write_image
+    from ddriqa.model_names import load_named_classifier
+
+    log = log or (lambda message: None)
+    classes = tuple(LIVE_CLASSES if classes is None else classes)
+    out_dir = Path(os.fspath(out_dir))
+    photo_dir = out_dir / "photos"
+    photo_dir.mkdir(parents=True, exist_ok=True)
+    clf = load_named_classifier(model)  # fail early, before any work
+    photos = demo_photos(names, max_side=max_side)
+    refs = [write_image(photo_dir / f"{stem}.png", image) for stem, image in photos.items()]
+    log(f"making {per_class} distorted images per class ({', '.join(classes)}) from {len(refs)} photos")
+    make_live_like(refs, out_dir / "live", per_class=per_class, seed=seed, classes=classes)
+    data = load_live(out_dir / "live")
+    log(f"classifying {len(data)} images with {model}")
+    results_path = out_dir / "results.csv"
+    classify_files(clf, data["path"].tolist(), results_path, batch_size=batch_size, overwrite=True)
+    results = pd.read_csv(results_path, keep_default_na=False, dtype={"distortion": str, "error": str})
+    truth = dict(zip(data["path"].map(lambda p: os.path.normpath(os.path.abspath(p))), data["distortion"]))
+    results["true"] = results["path"].map(lambda p: truth[os.path.normpath(os.path.abspath(p))])
+    table = per_class_table(results["true"], results["distortion"], classes)
+    table.to_csv(out_dir / "per_class.csv")
+    return table, results

@@ -1,0 +1,88 @@
+"""Short model names that ``ddriqa classify --model`` and ``ddriqa demo`` accept.
+
+The table is explicit (no folder scanning decides what a name means): a short name maps to the
+name of a classifier shipped in ``weights/classifiers/`` (see
+:func:`ddriqa.classification.persistence.shipped_classifiers`), or to None while that model is
+not shipped yet. Anything else is passed to
+:func:`~ddriqa.classification.persistence.load_classifier` unchanged (a ``.npz`` path, or a
+shipped classifier's full name such as ``"brisque_kodak"``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ddriqa.errors import ModelFileError
+
+__all__ = ["DEFAULT_MODEL", "MODEL_ALIASES", "NoShippedModelError", "load_named_classifier", "resolve_model_name"]
+
+#: short name -> shipped classifier name (None: not shipped yet)
+MODEL_ALIASES = {
+    "ddr": None,  # no trained DDR backbone is shipped yet
+    "brisque": "brisque_kodak",
+}
+
+#: the model used when none is named
+DEFAULT_MODEL = "ddr"
+
+NO_DDR_MESSAGE = (
+    "no trained DDR model is shipped yet; use --model brisque or train one with `ddriqa train` "
+    "(ddriqa train DATA --features ddr --weights BACKBONE --output MODEL)"
+)
+
+
+class NoShippedModelError(ModelFileError):
+    """A short model name is known, but its classifier is not shipped (yet)."""
+
+
+def resolve_model_name(name_or_path):
+    """What to pass to ``load_classifier`` for a ``--model`` value.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A short name (``"brisque"``, ``"ddr"``), a shipped classifier name, or a file path.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    NoShippedModelError
+        For a short name whose classifier is not shipped (``"ddr"`` for now).
+
+    Examples
+    --------
+    >>> from ddriqa.model_names import resolve_model_name
+    >>> resolve_model_name("brisque")
+    'brisque_kodak'
+    >>> resolve_model_name("my_model.npz")
+    'my_model.npz'
+    """
+    text = os.fspath(name_or_path)
+    key = text.lower()
+    if key in MODEL_ALIASES and not os.path.exists(text):
+        target = MODEL_ALIASES[key]
+        if target is None:
+            reason = NO_DDR_MESSAGE if key == "ddr" else f"no classifier named {text!r} is shipped yet"
+            raise NoShippedModelError(text, reason)
+        return target
+    return text
+
+
+def load_named_classifier(name_or_path=None):
+    """Load a classifier by short name, shipped name or path (never unpickles).
+
+    Parameters
+    ----------
+    name_or_path : str, os.PathLike or None
+        None means :data:`DEFAULT_MODEL`.
+
+    Returns
+    -------
+    estimator
+    """
+    from ddriqa.classification.persistence import load_classifier
+
+    return load_classifier(resolve_model_name(DEFAULT_MODEL if name_or_path is None else name_or_path))

@@ -1,0 +1,335 @@
+"""Network weights on disk: safetensors files (never pickles) with architecture metadata.
+
+A weights file written by :func:`save_weights` holds the float32 tensors of a model's
+``state_dict`` and, in the safetensors metadata (strings only), ``arch`` (the class name, e.g.
+``"SRResNet"``), ``config`` (the JSON of ``model.config()``) and any extra fields the caller
+passes. :func:`load_generator` rebuilds the network from that metadata.
+
+Shipped weights live in the repository's ``weights/`` folder (override with the environment
+variable ``DDRIQA_WEIGHTS_DIR``) as ``<name>.safetensors`` beside a provenance file
+``<name>.json`` holding at least ``{"sha256": ...}``; :func:`resolve_weights` verifies the hash
+before a shipped file is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ddriqa.errors import ModelFileError
+
+__all__ = [
+    "WEIGHTS_DIR_ENV",
+    "load_generator",
+    "load_weights",
+    "read_metadata",
+    "resolve_weights",
+    "save_weights",
+    "sha256_file",
+    "shipped_weights",
+    "weights_dir",
+    "write_provenance",
+]
+
+WEIGHTS_DIR_ENV = "DDRIQA_WEIGHTS_DIR"
+_SUFFIX = ".safetensors"
+_MAX_LISTED = 5
+
+
+def weights_dir():
+    """The folder of shipped weights: ``$DDRIQA_WEIGHTS_DIR`` or the repository's ``weights/``."""
+    env = os.environ.get(WEIGHTS_DIR_ENV)
+    if env:
+        return Path(env)
+    import ddriqa
+
+    return Path(ddriqa.__file__).resolve().parents[1] / "weights"
+
+
+def sha256_file(path):
+    """Hex SHA-256 digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_provenance(path, **fields):
+    """Write ``<weights>.json`` beside a weights file: its sha256 and size plus ``fields``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.safetensors`` file.
+    **fields
+        JSON-serialisable provenance (training command, data, iterations, metrics, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The JSON file written.
+    """
+    path = Path(path)
+    record = dict(fields)
+    record["file"] = path.name
+    record["sha256"] = sha256_file(path)
+    record["bytes"] = path.stat().st_size
+    out = path.with_suffix(".json")
+    out.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return out
+
+
+def shipped_weights():
+    """Names of the shipped weights: ``<name>.safetensors`` files with a ``<name>.json`` beside them."""
+    folder = weights_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*" + _SUFFIX) if p.with_suffix(".json").is_file())
+
+
+def resolve_weights(name_or_path):
+    """Path of a weights file given an existing file path or a shipped name.
+
+    A shipped name is looked up as ``<weights_dir>/<name>.safetensors``; its SHA-256 must match
+    the ``sha256`` of ``<name>.json``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing file, unknown name (the message lists the available names), missing provenance
+        or a hash mismatch.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        return path
+    looks_like_path = os.sep in text or "/" in text or text.endswith(_SUFFIX) or (os.altsep and os.altsep in text)
+    if looks_like_path:
+        raise ModelFileError(path, "no such weights file")
+    folder = weights_dir()
+    candidate = folder / (text + _SUFFIX)
+    if not candidate.is_file():
+        names = shipped_weights()
+        if names:
+            reason = f"unknown weights name {text!r}; available: {', '.join(names)} (or pass a .safetensors path)"
+        else:
+            reason = (
+                f"unknown weights name {text!r}: no weights are shipped in {folder} yet; "
+                "train a backbone (or obtain one) and pass the path of its .safetensors file"
+            )
+        raise ModelFileError(text, reason)
+    prov = candidate.with_suffix(".json")
+    if not prov.is_file():
+        raise ModelFileError(candidate, f"provenance file {prov.name} is missing, cannot verify the weights")
+    try:
+        expected = json.loads(prov.read_text(encoding="utf-8"))["sha256"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(prov, f"provenance file has no readable sha256 ({exc})") from None
+    actual = sha256_file(candidate)
+    if actual != str(expected).lower():
+        raise ModelFileError(
+            candidate, f"sha256 mismatch: file was modified (expected {expected}, found {actual})"
+        )
+    return candidate
+
+
+def _open(path):
+    """Read all tensors and the metadata of a safetensors file, as ModelFileError on any failure."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(path, "no such weights file")
+    try:
+        with safe_open(os.fspath(path), framework="pt", device="cpu") as fh:
+            metadata = dict(fh.metadata() or {})
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise ModelFileError(path, f"not a readable safetensors weights file ({type(exc).__name__}: {exc})") from None
+    return tensors, metadata
+
+
+def read_metadata(path):
+    """The safetensors metadata of a weights file, with ``config`` decoded from JSON when present."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(path, "no such weights file")
+    try:
+        with safe_open(os.fspath(path), framework="pt", device="cpu") as fh:
+            metadata = dict(fh.metadata() or {})
+    except Exception as exc:
+        raise ModelFileError(path, f"not a readable safetensors weights file ({type(exc).__name__}: {exc})") from None
+    if "config" in metadata:
+        try:
+            metadata["config"] = json.loads(metadata["config"])
+        except ValueError:
+            raise ModelFileError(path, "the 'config' metadata is not valid JSON") from None
+    return metadata
+
+
+def save_weights(model, path, metadata=None):
+    """Save a model's ``state_dict`` as float32 safetensors with architecture metadata.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; when it has ``config()`` and ``arch``, these are stored so that
+        :func:`load_generator` can rebuild it.
+    path : str or os.PathLike
+        Output ``.safetensors`` file (written atomically).
+    metadata : dict, optional
+        Extra fields; non-string values are stored as JSON.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from ddriqa.models.srresnet import SRResNet
+    >>> from ddriqa.models.weights import save_weights, load_generator
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.safetensors"
+    >>> _ = save_weights(SRResNet(num_features=8, num_blocks=2), path)
+    >>> load_generator(path).config()["num_blocks"]
+    2
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().to("cpu")
+        if value.is_floating_point():
+            value = value.to(torch.float32)
+        tensors[key] = value.contiguous().clone()
+    meta = {"format": "ddriqa-weights-1"}
+    for key, value in (metadata or {}).items():
+        meta[str(key)] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    meta["arch"] = getattr(model, "arch", type(model).__name__)
+    if hasattr(model, "config"):
+        meta["config"] = json.dumps(model.config(), sort_keys=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _list(items):
+    items = list(items)
+    shown = ", ".join(items[:_MAX_LISTED])
+    return shown + (f" (+{len(items) - _MAX_LISTED} more)" if len(items) > _MAX_LISTED else "")
+
+
+def load_weights(model, path, *, check_config=True):
+    """Load a safetensors file into ``model`` strictly; returns the model.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    path : str or os.PathLike
+    check_config : bool, default=True
+        Refuse a file whose stored ``config`` differs from ``model.config()`` even when the
+        tensor shapes fit (e.g. weights trained with global residual loaded into a network
+        without it). Pass False to load such weights on purpose.
+
+    Raises
+    ------
+    ModelFileError
+        Unreadable / non-safetensors file, missing or unexpected keys, shape mismatches,
+        non-finite values, or a stored ``config`` that differs from ``model.config()``.
+    """
+    import torch
+
+    path = Path(path)
+    tensors, metadata = _open(path)
+    expected = model.state_dict()
+    problems = []
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected]
+    if missing:
+        problems.append(f"missing keys: {_list(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_list(unexpected)}")
+    shapes = [
+        f"{k} {tuple(tensors[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)
+    ]
+    if shapes:
+        problems.append(f"shape mismatch: {_list(shapes)}")
+    arch = metadata.get("arch")
+    model_arch = getattr(model, "arch", type(model).__name__)
+    if problems:
+        hint = f" (file arch {arch!r}, model {model_arch!r})" if arch and arch != model_arch else ""
+        raise ModelFileError(path, "weights do not fit the network" + hint + ": " + "; ".join(problems))
+    if check_config and "config" in metadata and hasattr(model, "config"):
+        try:
+            stored = json.loads(metadata["config"])
+        except ValueError:
+            raise ModelFileError(path, "the 'config' metadata is not valid JSON") from None
+        current = model.config()
+        diff = [f"{k}={stored.get(k)!r} (model {current.get(k)!r})" for k in current if k in stored and stored[k] != current[k]]
+        if diff:
+            raise ModelFileError(path, f"weights were saved for a different configuration: {_list(diff)}")
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ModelFileError(path, f"non-finite values in {_list(bad)}")
+    with torch.no_grad():
+        model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, strict=True)
+    return model
+
+
+def _architectures():
+    from ddriqa.models.srcnn import SRCNN
+    from ddriqa.models.srresnet import SRResNet
+
+    return {"SRResNet": SRResNet, "SRCNN": SRCNN}
+
+
+def load_generator(name_or_path, device="cpu"):
+    """Build the SR network described by a weights file's metadata and load its weights.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A shipped name (see :func:`shipped_weights`) or a ``.safetensors`` path.
+    device : str or torch.device, default="cpu"
+
+    Returns
+    -------
+    SRResNet or SRCNN
+        In eval mode with ``requires_grad`` left on (call ``requires_grad_(False)`` to freeze).
+    """
+    path = resolve_weights(name_or_path)
+    metadata = read_metadata(path)
+    archs = _architectures()
+    arch = metadata.get("arch")
+    if arch not in archs:
+        raise ModelFileError(
+            path,
+            f"metadata names architecture {arch!r}; expected one of {sorted(archs)} "
+            "(build the network yourself and use load_weights)",
+        )
+    config = metadata.get("config")
+    if not isinstance(config, dict):
+        raise ModelFileError(path, "no network 'config' in the metadata (build the network yourself and use load_weights)")
+    try:
+        model = archs[arch](**config)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(path, f"invalid {arch} config {config}: {exc}") from None
+    load_weights(model, path)
+    return model.to(device).eval()

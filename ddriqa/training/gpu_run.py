@@ -1,0 +1,287 @@
+"""Prepared GPU run: train SRResNet-wGR and -woGR side by side for a wall-clock budget.
+
+Run from the repository root on the GPU machine (see ``ddriqa/training/GPU_RUN.md``)::
+
+    python3 -m ddriqa.training.gpu_run --pack packed/sr_train.npz --val-pack packed/sr_val.npz \\
+        --out $OUT --minutes 8
+
+What it does:
+
+1. checks CUDA (refuses to run without it unless ``--allow-cpu``) and prints the versions;
+2. for each run (default ``srresnet_x4_gr`` and ``srresnet_x4_nogr``) prepares a work folder,
+   seeded from ``--resume-from DIR`` when that folder holds ``<run>.safetensors`` (checkpoint
+   weights + training state) and optionally ``<run>.g_optim.safetensors`` (Adam moments: exact
+   resume; without them a light resume);
+3. starts one ``ddriqa train-sr`` process per run, all at once: the small networks leave an H100
+   mostly idle, so two processes overlap each other's launch gaps; each process samples its
+   batches on the GPU from the unpacked images (no DataLoader) and stops itself at the budget;
+4. writes at most 8 files to ``--out``, each below 16 MiB: per run ``<run>.safetensors``,
+   ``<run>.g_optim.safetensors`` and the latest float16 snapshot ``<run>.snap<step>.safetensors``;
+   ``val_log.csv`` (all runs) and ``gpu_run_report.json`` (summaries, speed, logs' tails).
+
+A process that fails early makes the script return within seconds with its error, so a fixed
+rerun still fits in the session's device time. ``--bench SECONDS`` only measures the training
+speed of the full-size SRResNet (batch 16) on the current device and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUNS = {"srresnet_x4_gr": ["--global-residual"], "srresnet_x4_nogr": ["--no-global-residual"]}
+MAX_FILE = 16 * 2**20
+
+
+def _log(msg):
+    print(msg, flush=True)
+
+
+def bench(seconds=20.0, device=None, batch_size=16, lr_patch=32, amp="auto", channels_last="auto"):
+    """Iterations per second of full-size SRResNet L1 training (random batches on the device)."""
+    import numpy as np
+    import torch
+
+    from ddriqa.models.srresnet import SRResNet
+    from ddriqa.training.data import PatchSampler
+    from ddriqa.training.schedules import SRRESNET_SCHEDULE
+    from ddriqa.training.srresnet_trainer import SRResNetTrainer
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rng = np.random.default_rng(0)
+    hr = [rng.integers(0, 256, (4 * 48, 4 * 48, 3), dtype=np.uint8) for _ in range(4)]
+    lr = [im[::4, ::4].copy() for im in hr]  # speed only: any aligned pair will do
+    sampler = PatchSampler(hr, lr, lr_patch=lr_patch, batch_size=batch_size, seed=0, device=device)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = SRResNetTrainer(SRResNet(), sampler, tmp, iterations=10**9, schedule=SRRESNET_SCHEDULE,
+                            amp=amp, channels_last=channels_last)
+        for _ in range(3):  # warm-up (cuDNN autotuning, allocator)
+            t.train_step()
+        if t.device.type == "cuda":
+            torch.cuda.synchronize()
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            t.train_step()
+            n += 1
+            if t.device.type == "cuda" and n % 20 == 0:
+                torch.cuda.synchronize()
+        if t.device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+    return {"device": str(device), "iterations": n, "seconds": dt, "it_per_s": n / dt, "amp": t.amp,
+            "channels_last": t.channels_last, "threads": torch.get_num_threads()}
+
+
+def _prepare(run, work, resume_from):
+    run_dir = work / run
+    ck = run_dir / "checkpoint"
+    ck.mkdir(parents=True, exist_ok=True)
+    if resume_from is None:
+        return "new"
+    src = Path(resume_from)
+    weights = src / f"{run}.safetensors"
+    if not weights.is_file():
+        return "new (nothing to resume in --resume-from)"
+    shutil.copyfile(weights, ck / "generator.safetensors")
+    mode = "light resume (no Adam moments)"
+    optim = src / f"{run}.g_optim.safetensors"
+    if optim.is_file():
+        shutil.copyfile(optim, ck / "g_optim.safetensors")
+        mode = "exact resume"
+    vlog = src / "val_log.csv"
+    if vlog.is_file():
+        with open(vlog, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if r.get("run") == run]
+        if rows:
+            with open(run_dir / "val_log.csv", "w", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+                w.writeheader()
+                w.writerows(rows)
+    return mode
+
+
+def _command(run, args, work):
+    cmd = [sys.executable, "-c", "from ddriqa.cli import main; main()", "train-sr", "--arch", "srresnet",
+           "--data", args.pack, "--iterations", str(args.iterations), "--out", str(work / run), "--resume",
+           "--name", run, "--seed", str(args.seed), "--batch-size", str(args.batch_size),
+           "--max-minutes", str(args.minutes), "--snapshot-steps", args.snapshot_steps,
+           "--log-every", str(args.log_every), "--device", args.device, "--checkpoint-every", str(args.checkpoint_every)]
+    if args.val_pack:
+        cmd += ["--val-pack", args.val_pack, "--val-sets", args.val_sets, "--val-every", str(args.val_every)]
+    if args.tiny:
+        cmd += ["--tiny", "--lr-patch", "8"]
+    return cmd + RUNS[run]
+
+
+def _tail(path, n=3000):
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")[-n:]
+    except OSError:
+        return ""
+
+
+def _collect(runs, work, out, report):
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def put(src, name):
+        if src.is_file() and src.stat().st_size <= MAX_FILE:
+            shutil.copyfile(src, out / name)
+            written.append(name)
+        elif src.is_file():
+            report.setdefault("not_copied", []).append(f"{src} ({src.stat().st_size} bytes > 16 MiB)")
+
+    rows = []
+    for run in runs:
+        ck = work / run / "checkpoint"
+        put(ck / "generator.safetensors", f"{run}.safetensors")
+        put(ck / "g_optim.safetensors", f"{run}.g_optim.safetensors")
+        snaps = sorted((work / run / "snapshots").glob("generator_step*.safetensors"))
+        snaps = [p for p in snaps if not p.stem.endswith("step0000000")]  # step 0: re-made from the seed
+        if snaps:
+            step = int(snaps[-1].stem.rsplit("step", 1)[1])
+            put(snaps[-1], f"{run}.snap{step}.safetensors")
+        vlog = work / run / "val_log.csv"
+        if vlog.is_file():
+            with open(vlog, newline="", encoding="utf-8") as fh:
+                rows += list(csv.DictReader(fh))
+        tlog = work / run / "train_log.csv"
+        report["runs"][run]["train_log_tail"] = _tail(tlog, 1500)
+    if rows:
+        with open(out / "val_log.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=["run", "step", "set", "psnr", "time"])
+            w.writeheader()
+            w.writerows({k: r.get(k, "") for k in w.fieldnames} for r in rows)
+        written.append("val_log.csv")
+    report["files"] = written + ["gpu_run_report.json"]
+    (out / "gpu_run_report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return written
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--pack", default="packed/sr_train.npz", help="training pack (ddriqa pack-sr-data)")
+    p.add_argument("--val-pack", default="packed/sr_val.npz", help="validation pack ('' for none)")
+    p.add_argument("--val-sets", default="Set5,Set14,BSD100")
+    p.add_argument("--out", default=os.environ.get("OUT", "gpu_out"))
+    p.add_argument("--work", default=None, help="scratch folder (default: a temporary folder)")
+    p.add_argument("--minutes", type=float, default=8.0, help="training wall-clock budget per run")
+    p.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {list(RUNS)}")
+    p.add_argument("--iterations", type=int, default=100_000,
+                   help="nominal run length: the lr milestones are scaled to it (keep it the same across resumes)")
+    p.add_argument("--val-every", type=int, default=5000)
+    p.add_argument("--checkpoint-every", type=int, default=10_000)
+    p.add_argument("--snapshot-steps", default="0,2000,10000,50000,100000,300000")
+    p.add_argument("--log-every", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume-from", default=None, help="folder with the files of an earlier gpu_run")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--threads", type=int, default=4, help="CPU threads per training process")
+    p.add_argument("--allow-cpu", action="store_true", help="run without CUDA (tests)")
+    p.add_argument("--tiny", action="store_true", help="tiny networks and patches (tests)")
+    p.add_argument("--bench", type=float, default=None, metavar="SECONDS", help="only measure training speed")
+    args = p.parse_args(argv)
+
+    import torch
+
+    t_start = time.time()
+    cuda = torch.cuda.is_available()
+    info = {"torch": torch.__version__, "cuda": cuda, "python": sys.version.split()[0]}
+    if cuda:
+        info["gpu"] = torch.cuda.get_device_name(0)
+    _log(f"gpu_run: {json.dumps(info)}")
+    if not cuda and not args.allow_cpu:
+        _log("gpu_run: CUDA is not available (use --allow-cpu to run on the CPU anyway)")
+        return 2
+    if not cuda:
+        args.device = "cpu"
+    if args.bench is not None:
+        results = [bench(args.bench, device=args.device)]
+        if cuda:
+            results.append(bench(args.bench, device=args.device, amp=False, channels_last=False))
+        for r in results:
+            _log(f"bench: {json.dumps(r)}")
+        return 0
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown:
+        _log(f"gpu_run: unknown runs {unknown}; choose from {list(RUNS)}")
+        return 2
+    for f in [args.pack] + ([args.val_pack] if args.val_pack else []):
+        if not Path(f).is_file():
+            _log(f"gpu_run: missing pack {f} (make it with `ddriqa pack-sr-data`, carry it)")
+            return 2
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ddriqa_gpu_run_"))
+    out = Path(args.out)
+    report = {"info": info, "args": vars(args), "runs": {}}
+    procs = {}
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    for run in runs:
+        mode = _prepare(run, work, args.resume_from)
+        _log(f"gpu_run: {run}: {mode}")
+        stdout = open(work / run / "stdout.log", "w", encoding="utf-8")
+        stderr = open(work / run / "stderr.log", "w", encoding="utf-8")
+        procs[run] = (subprocess.Popen(_command(run, args, work), stdout=stdout, stderr=stderr, env=env), stdout, stderr)
+        report["runs"][run] = {"mode": mode}
+    hard_limit = t_start + 60 * args.minutes + 90  # training budget + loading + final save/validation
+    pending = set(procs)
+    next_report = time.time() + 60
+    while pending:
+        time.sleep(2)
+        if time.time() >= next_report:  # one progress line per run and minute (step, loss, lr, time)
+            next_report += 60
+            for run in sorted(pending):
+                last = _tail(work / run / "train_log.csv", 200).strip().splitlines()[-1:]
+                _log(f"gpu_run: {run} at {time.time() - t_start:.0f} s: step,loss,lr,time = {last[0] if last else '-'}")
+        for run in list(pending):
+            proc = procs[run][0]
+            if proc.poll() is not None:
+                pending.discard(run)
+                _log(f"gpu_run: {run} exited with {proc.returncode} after {time.time() - t_start:.0f} s")
+                if proc.returncode != 0:
+                    _log(_tail(work / run / "stderr.log", 2000))
+        if pending and time.time() > hard_limit:
+            for run in pending:
+                _log(f"gpu_run: {run} overran its budget; terminating it")
+                procs[run][0].terminate()
+            time.sleep(10)
+            for run in pending:
+                if procs[run][0].poll() is None:
+                    procs[run][0].kill()
+            pending.clear()
+    status = 0
+    for run, (proc, so, se) in procs.items():
+        so.close()
+        se.close()
+        proc.wait()
+        entry = report["runs"][run]
+        entry["returncode"] = proc.returncode
+        entry["stderr_tail"] = _tail(work / run / "stderr.log")
+        summary = _tail(work / run / "stdout.log").strip().splitlines()
+        try:
+            entry["summary"] = json.loads(summary[-1]) if summary else None
+        except ValueError:
+            entry["summary"] = summary[-1:]
+        status = status or (1 if proc.returncode else 0)
+    report["wall_seconds"] = round(time.time() - t_start, 1)
+    written = _collect(runs, work, out, report)
+    _log("gpu_run: wrote " + ", ".join(written + ["gpu_run_report.json"]))
+    for run in runs:
+        s = report["runs"][run].get("summary") or {}
+        if isinstance(s, dict):
+            _log(f"gpu_run: {run}: step {s.get('step')}, {s.get('iterations_per_s', float('nan')):.1f} it/s, "
+                 f"val {s.get('validation')}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The demo's core (ddriqa.demo.run_demo) on a tiny subset, with a tiny classifier fitted here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ddriqa.cli import main
+from ddriqa.demo import demo_photos, per_class_table, run_demo
+
+
+
+def test_demo_without_scikit_image_says_what_to_install(monkeypatch):
+    import sys
+
+    from ddriqa.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "skimage", None)  # makes `import skimage` fail
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    with pytest.raises(InputError, match=r"pip install ddriqa\[demo\]"):
+        demo_photos()
+
+
+def test_demo_photos_are_rgb_and_shrunk():
+    pytest.importorskip("skimage")
+    photos = demo_photos(["astronaut.png", "camera.png"], max_side=64)
+    assert list(photos) == ["astronaut", "camera"]
+    for img in photos.values():
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and max(img.shape[:2]) == 64
+
+
+def test_per_class_table_counts():
+    t = per_class_table(["wn", "wn", "jpeg", "jpeg"], ["wn", "jpeg", "jpeg", ""], ["jpeg", "wn"])
+    assert t.loc["wn", "recall"] == 0.5 and t.loc["wn", "precision"] == 1.0
+    assert t.loc["jpeg", "recall"] == 0.5 and t.loc["jpeg", "precision"] == 0.5
+    assert t.loc["ALL", "accuracy"] == 0.5 and t.loc["ALL", "n"] == 4
+
+
+def test_run_demo_tiny(tmp_path):
+    pytest.importorskip("skimage")
+    from ddriqa.classification.persistence import save_classifier
+    from ddriqa.classification.pipelines import make_brisque_classifier
+    from ddriqa.datasets.synthesize import make_live_like
+    from ddriqa.datasets.live import load_live
+
+    classes = ("wn", "gblur")
+    # a tiny classifier trained on other photos than the demo uses below
+    train_refs = demo_photos(["coffee.png", "rocket.jpg", "chelsea.png"], max_side=96)
+    from ddriqa.io import write_image
+
+    refs = [write_image(tmp_path / f"{k}.png", v) for k, v in train_refs.items()]
+    make_live_like(refs, tmp_path / "train", per_class=6, seed=1, classes=classes)
+    data = load_live(tmp_path / "train")
+    model = make_brisque_classifier(cv=2, C_grid=[1.0, 10.0], gamma_grid=[0.05, 0.5])
+    model.fit(data["path"].tolist(), data["distortion"].to_numpy())
+    save_classifier(model, tmp_path / "m.npz")
+
+    table, results = run_demo(tmp_path / "demo", model=str(tmp_path / "m.npz"), per_class=4, seed=0,
+                              names=["astronaut.png", "camera.png"], max_side=96, classes=classes)
+    assert len(results) == 8 and (results["error"] == "").all()
+    assert list(table.index) == ["wn", "gblur", "ALL"]
+    assert table.loc["ALL", "n"] == 8
+    assert table.loc["ALL", "accuracy"] == pytest.approx(np.mean(results["true"] == results["distortion"]))
+    assert table.loc["ALL", "accuracy"] >= 0.75  # noise vs strong blur is easy
+    assert (tmp_path / "demo" / "per_class.csv").is_file()
+
+
+def test_demo_without_ddr_model_says_so(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--model", "ddr", "--output", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert "no trained DDR model is shipped yet" in result.output
