@@ -18,9 +18,14 @@ A sweep of the extractor's batch size (default 1, 2, 4, 8) documents the choice 
 ``ddriqa.features.ddr.CPU_BATCH_SIZE``. The outputs of extractor and naive loop are compared
 (max abs difference) to show that both compute the same features.
 
+Each round runs in fresh interpreters, one per OpenMP wait policy (``--policies``, default: the
+unset default and ``OMP_WAIT_POLICY=PASSIVE``), alternating, after waiting (bounded) for other
+processes to leave the CPU; medians, best rounds and the per-round other-process load are
+reported.
+
 Usage (from the repository root)::
 
-    python benchmarks/extract_speed.py --rounds 3 --images 32 \
+    python benchmarks/extract_speed.py --rounds 6 --images 32 \
         --output benchmarks/results/extract_speed.md
 """
 

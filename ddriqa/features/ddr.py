@@ -7,8 +7,8 @@ of each image at its own resolution: ``64 * 96 * 96 = 589,824`` float32 values p
 channel, row, column order (Liu et al. 2021, Sec. 5 / distortion identification).
 
 Speed on CPU: the network runs under ``torch.inference_mode`` with the model and the input in
-channels-last memory format, float32 (bfloat16 autocast on a CPU without native support is about
-100x slower, so it is never used on CPU), in small batches (``batch_size=None`` picks
+channels-last memory format, float32 (bfloat16 on CPU was measured about 100x slower on the
+development machine, so it is never used on CPU), in small batches (``batch_size=None`` picks
 :data:`CPU_BATCH_SIZE`, the fastest of 1, 2, 4, 8 measured by ``benchmarks/extract_speed.py``);
 a reader thread decodes and crops the next batch while the network computes the current one.
 On CUDA the default batch is :data:`CUDA_BATCH_SIZE` and ``autocast="float16"`` or
@@ -17,7 +17,8 @@ On CUDA the default batch is :data:`CUDA_BATCH_SIZE` and ``autocast="float16"`` 
 On a CPU shared with other busy processes, set the environment variable
 ``OMP_WAIT_POLICY=PASSIVE`` before Python starts (torch reads it when it loads): with the OpenMP
 default (idle threads spin) the many short parallel regions of small batches wait for descheduled
-threads and extraction can slow down several-fold (see ``benchmarks/results/extract_speed.md``).
+threads and extraction can slow down several-fold (``benchmarks/extract_speed.py`` compares
+both policies).
 The library itself never changes thread settings.
 """
 
@@ -288,7 +289,7 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         return np.ascontiguousarray(np.stack(crops), dtype=np.float32)
 
     def _run(self, batch):
-        """Features (B, n_features_out_) float32 of a stacked (B, crop, crop, 3) batch."""
+        """Feature maps (B, C, crop, crop) of a stacked (B, crop, crop, 3) batch, as a CPU float32 tensor."""
         import torch
 
         # NHWC numpy -> NCHW view with channels-last strides: no copy
@@ -300,8 +301,37 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
                     fea = self.model_.forward_features(x, self.layer)
             else:
                 fea = self.model_.forward_features(x, self.layer)
-            fea = fea.float().contiguous()  # NCHW order for the C, H, W flattening
-            return fea.reshape(fea.shape[0], -1).cpu().numpy()
+            return fea.float().cpu()
+
+    @staticmethod
+    def _fill(dest, fea):
+        """Copy feature maps (b, C, H, W) into the float32 rows ``dest`` (b, C*H*W) in C, H, W order."""
+        import torch
+
+        with torch.inference_mode():
+            # one strided copy does the channels-last -> C, H, W reordering straight into place
+            torch.from_numpy(dest).view(fea.shape).copy_(fea)
+
+    def _iter_batches(self, items):
+        """Yield ``(start, features)`` per network batch; the next batch is read while this one computes."""
+        bs = self.batch_size_
+        batches = [(s, items[s:s + bs]) for s in range(0, len(items), bs)]
+        if not batches:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddriqa-ddr-reader") as pool:
+            pending = pool.submit(self._load_batch, batches[0][1], batches[0][0])
+            for k, (start, _) in enumerate(batches):
+                batch = pending.result()
+                pending = (
+                    pool.submit(self._load_batch, batches[k + 1][1], batches[k + 1][0]) if k + 1 < len(batches) else None
+                )
+                try:
+                    fea = self._run(batch)
+                except BaseException:
+                    if pending is not None:
+                        pending.cancel()
+                    raise
+                yield start, fea
 
     def iter_transform(self, X, chunk_size=64):
         """Stream the features in chunks of ``chunk_size`` rows.
@@ -327,37 +357,23 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         items = as_image_list(X)
         n = len(items)
-        bs = self.batch_size_
-        batches = [(s, items[s:s + bs]) for s in range(0, n, bs)]
         block = None
         block_start = 0
         filled = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddriqa-ddr-reader") as pool:
-            pending = pool.submit(self._load_batch, batches[0][1], batches[0][0]) if batches else None
-            for k, (start, _) in enumerate(batches):
-                batch = pending.result()
-                pending = (
-                    pool.submit(self._load_batch, batches[k + 1][1], batches[k + 1][0]) if k + 1 < len(batches) else None
-                )
-                try:
-                    feats = self._run(batch)
-                except BaseException:
-                    if pending is not None:
-                        pending.cancel()
-                    raise
-                pos = 0
-                while pos < len(feats):
-                    if block is None:
-                        block_start = start + pos
-                        block = np.empty((min(chunk_size, n - block_start), self.n_features_out_), dtype=np.float32)
-                        filled = 0
-                    take = min(len(feats) - pos, len(block) - filled)
-                    block[filled:filled + take] = feats[pos:pos + take]
-                    filled += take
-                    pos += take
-                    if filled == len(block):
-                        yield block_start, block
-                        block = None
+        for start, fea in self._iter_batches(items):
+            pos = 0
+            while pos < len(fea):
+                if block is None:
+                    block_start = start + pos
+                    block = np.empty((min(chunk_size, n - block_start), self.n_features_out_), dtype=np.float32)
+                    filled = 0
+                take = min(len(fea) - pos, len(block) - filled)
+                self._fill(block[filled:filled + take], fea[pos:pos + take])
+                filled += take
+                pos += take
+                if filled == len(block):
+                    yield block_start, block
+                    block = None
 
     def transform(self, X):
         """DDR features of every image.
@@ -377,8 +393,8 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
 
         items = as_image_list(X)
         out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
-        for start, block in self.iter_transform(items, chunk_size=max(self.batch_size_, 64)):
-            out[start:start + len(block)] = block
+        for start, fea in self._iter_batches(items):
+            self._fill(out[start:start + len(fea)], fea)
         return out
 
     def get_feature_names_out(self, input_features=None):
