@@ -27,6 +27,17 @@ Usage (from the repository root)::
 
     python benchmarks/extract_speed.py --rounds 6 --images 32 \
         --output benchmarks/results/extract_speed.md
+
+On a GPU (``--device cuda``; not run on the CPU-only development machine) the script instead
+compares, in one process and alternating round by round, the network in float32 NCHW, float32
+channels-last, and float16 / bfloat16 ``torch.autocast`` (channels-last and NCHW), plus the
+library's ``DDRExtractor(device="cuda")`` with and without ``autocast``; it records the card's
+name, times with ``torch.cuda.synchronize()``, includes the host-to-device copy of the crops and
+the copy of the features back to the host, and reports the max relative deviation of each
+variant's features from float32::
+
+    python benchmarks/extract_speed.py --device cuda --rounds 5 --images 256 --cuda-batch 32 \
+        --output benchmarks/results/extract_speed_cuda.md
 """
 
 from __future__ import annotations
@@ -254,6 +265,127 @@ def _section(policy, res, rounds_label):
     return lines
 
 
+# ----------------------------------------------------------------------------------- CUDA
+
+CUDA_VARIANTS = (
+    ("fp32 NCHW", None, False),
+    ("fp32 channels-last", None, True),
+    ("fp16 autocast channels-last", "float16", True),
+    ("bf16 autocast channels-last", "bfloat16", True),
+    ("fp16 autocast NCHW", "float16", False),
+    ("bf16 autocast NCHW", "bfloat16", False),
+)
+
+
+def cuda_variant_extract(model_nchw, model_cl, crops, layer, batch_size, autocast, channels_last, device):
+    """Features of the (N, crop, crop, 3) float32 crops with one variant; a (N, d) float32 host array."""
+    model = model_cl if channels_last else model_nchw
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(crops), batch_size):
+            x = torch.from_numpy(crops[s:s + batch_size]).to(device, non_blocking=True).permute(0, 3, 1, 2)
+            x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+            if autocast is not None:
+                with torch.autocast("cuda", dtype=getattr(torch, autocast)):
+                    fea = model.forward_features(x, layer)
+            else:
+                fea = model.forward_features(x, layer)
+            out.append(fea.float().reshape(fea.shape[0], -1).cpu())
+    torch.cuda.synchronize(device)
+    return torch.cat(out).numpy()
+
+
+def measure_cuda(args):
+    """Alternating rounds of every CUDA variant and of DDRExtractor on the GPU; a dict of results."""
+    from ddriqa.features.ddr import DDRExtractor
+    from ddriqa.models.srresnet import SRResNet
+
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    rng = np.random.default_rng(args.seed)
+    images = list(rng.integers(0, 256, size=(args.images, args.size, args.size, 3), dtype=np.uint8))
+    top = (args.size - args.crop) // 2
+    crops = np.ascontiguousarray(
+        np.stack([im[top:top + args.crop, top:top + args.crop] for im in images]).astype(np.float32) / 255.0)
+    crops = torch.from_numpy(crops).pin_memory().numpy() if torch.cuda.is_available() else crops
+    net = SRResNet().reset_parameters(torch.Generator().manual_seed(args.seed)).eval()
+    model_nchw = copy.deepcopy(net).to(device)
+    model_cl = copy.deepcopy(net).to(device).to(memory_format=torch.channels_last)
+    extractors = {
+        "DDRExtractor fp32": DDRExtractor(weights=net, layer=args.layer, crop=args.crop, device=args.device,
+                                          batch_size=args.cuda_batch).fit(),
+        "DDRExtractor autocast fp16": DDRExtractor(weights=net, layer=args.layer, crop=args.crop, device=args.device,
+                                                   batch_size=args.cuda_batch, autocast="float16").fit(),
+        "DDRExtractor autocast bf16": DDRExtractor(weights=net, layer=args.layer, crop=args.crop, device=args.device,
+                                                   batch_size=args.cuda_batch, autocast="bfloat16").fit(),
+    }
+    runs = {}
+    for name, ac, cl in CUDA_VARIANTS:
+        runs[name] = (lambda ac=ac, cl=cl: cuda_variant_extract(model_nchw, model_cl, crops, args.layer,
+                                                                args.cuda_batch, ac, cl, device))
+    for name, ex in extractors.items():
+        runs[name] = (lambda ex=ex: (ex.transform(images), torch.cuda.synchronize(device))[0])
+    for fn in runs.values():  # warm-up: cuDNN autotuning, allocator
+        fn()
+    ref = runs["fp32 NCHW"]()
+    rates = {name: [] for name in runs}
+    deviation = {}
+    for _ in range(args.rounds):
+        for name, fn in runs.items():
+            t = time.perf_counter()
+            got = fn()
+            rates[name].append(len(images) / (time.perf_counter() - t))
+            dev = float(np.abs(got - ref).max() / max(float(np.abs(ref).max()), 1e-30))
+            deviation[name] = max(deviation.get(name, 0.0), dev)
+    props = torch.cuda.get_device_properties(device)
+    return {
+        "rates": rates,
+        "deviation": deviation,
+        "card": torch.cuda.get_device_name(device),
+        "memory_gib": props.total_memory / 2**30,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "flops": conv_flops(net, args.layer, args.crop, args.crop),
+        "peak_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30,
+    }
+
+
+def cuda_report(args, argv, res):
+    command = "python benchmarks/extract_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    flops = res["flops"]
+    lines = [
+        "# DDR extraction speed on a GPU",
+        "",
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/extract_speed.py`.",
+        "",
+        "Reproduce (from the repository root):",
+        "",
+        "```",
+        command.strip(),
+        "```",
+        "",
+        f"Card: **{res['card']}** ({res['memory_gib']:.0f} GiB), CUDA {res['cuda']}, cuDNN {res['cudnn']}, "
+        f"torch {torch.__version__}, `cudnn.benchmark=True`; host: {cpu_name()}, {os.cpu_count()} logical CPUs.",
+        "",
+        f"Network: SRResNet (64 features, 16 blocks, seeded random init) up to `{args.layer}`, central "
+        f"{args.crop}x{args.crop} crop of {args.size}x{args.size} uint8 images, {args.images} images per round, "
+        f"batch {args.cuda_batch}; {flops / 1e9:.2f} GFLOP per image (2 x MACs). Variants: crops already "
+        "cropped and float32 in pinned host memory, copied to the GPU per batch, features copied back (no "
+        "decoding); DDRExtractor rows: the library from uint8 images (crop, stack and copy included). "
+        f"{args.rounds} rounds, variants alternating within each round. Deviation: max |f - f_fp32 NCHW| / "
+        "max |f_fp32 NCHW| over all features.",
+        "",
+        "| variant | images/s median | best | effective TFLOP/s median | max relative deviation |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, rates in res["rates"].items():
+        med = statistics.median(rates)
+        lines.append(f"| {name} | {med:.1f} | {max(rates):.1f} | {med * flops / 1e12:.2f} | "
+                     f"{res['deviation'][name]:.1e} |")
+    lines += ["", f"Peak GPU memory allocated: {res['peak_mem_gib']:.2f} GiB.", ""]
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds per policy")
@@ -272,8 +404,22 @@ def main(argv=None):
                         help="OpenMP wait policies to compare, each in fresh interpreters alternating round by "
                              "round ('inherit': measure in this process with the current environment)")
     parser.add_argument("--output", default="benchmarks/results/extract_speed.md")
+    parser.add_argument("--device", default="cpu",
+                        help="'cpu' (default: the CPU comparison above) or 'cuda' / 'cuda:N' (GPU variants)")
+    parser.add_argument("--cuda-batch", type=int, default=32, help="batch size of the GPU variants")
     parser.add_argument("--child-json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    if args.device != "cpu":
+        if not torch.cuda.is_available():
+            parser.error(f"--device {args.device}: CUDA is not available on this machine")
+        lines = cuda_report(args, argv, measure_cuda(args))
+        out = Path(args.output if args.output != parser.get_default("output")
+                   else "benchmarks/results/extract_speed_cuda.md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(lines), encoding="utf-8")
+        print("\n".join(lines))
+        return 0
 
     if args.child_json:
         import json

@@ -477,7 +477,7 @@ def classification_header(classes, kind):
 
 
 def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrite=False,
-                   strict=False, read=None, on_item=None, on_skipped=None):
+                   strict=False, read=None, on_item=None, on_skipped=None, runner=None):
     """Classify image files into a CSV, one row per image, appended and flushed as produced.
 
     Parameters
@@ -506,6 +506,11 @@ def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrit
         Called with each :class:`BatchItem` after its row is written (progress bars).
     on_skipped : callable, optional
         Called once with the number of paths skipped because they are done (resume).
+    runner : callable, optional
+        ``runner(paths) -> iterable of BatchItem`` (one per path, ``value = (label, scores)``,
+        in order) that computes the results elsewhere, e.g.
+        :func:`ddriqa.cluster.classify_runner` (a Dask cluster); ``model`` then only gives
+        the classes and the kind of score. Default: this process (:func:`map_batches`).
 
     Returns
     -------
@@ -545,8 +550,12 @@ def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrit
         labels, scores = predict_scores(model, images)
         return list(zip(labels, scores))
 
+    items = (map_batches(todo, fn, batch_size=batch_size, read=read, strict=strict) if runner is None
+             else runner(todo))
     try:
-        for item in map_batches(todo, fn, batch_size=batch_size, read=read, strict=strict):
+        for item in items:
+            if strict and item.error is not None:
+                raise StrictModeError(item.path, item.error)
             if item.error is None:
                 label, scores = item.value
                 _write_row(f, [item.path, str(label), *[_fmt(s) for s in scores], ""])
@@ -565,7 +574,7 @@ def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrit
 
 
 def extract_files(transform, paths, output, *, batch_size=8, read=None, strict=False,
-                  dtype=np.float32, on_item=None):
+                  dtype=np.float32, on_item=None, runner=None):
     """Write the features of image files to a ``.npy`` file, chunk by chunk, plus a CSV of paths.
 
     Parameters
@@ -583,6 +592,10 @@ def extract_files(transform, paths, output, *, batch_size=8, read=None, strict=F
         Stop with :class:`StrictModeError` at the first bad file.
     dtype : numpy dtype, default=float32
     on_item : callable, optional
+    runner : callable, optional
+        ``runner(paths) -> iterable of BatchItem`` (one per path, ``value`` a feature row)
+        that computes the features elsewhere, e.g. :func:`ddriqa.cluster.extract_runner`
+        (a Dask cluster); ``transform`` is then unused (may be None).
 
     Returns
     -------
@@ -622,8 +635,12 @@ def extract_files(transform, paths, output, *, batch_size=8, read=None, strict=F
         out = np.asarray(transform(images))
         return list(out.reshape(len(images), -1))
 
+    items = (map_batches(paths, fn, batch_size=batch_size, read=read, strict=strict) if runner is None
+             else runner(paths))
     try:
-        for item in map_batches(paths, fn, batch_size=batch_size, read=read, strict=strict):
+        for item in items:
+            if strict and item.error is not None:
+                raise StrictModeError(item.path, item.error)
             if item.error is None and arr is None:
                 row = np.asarray(item.value)
                 arr = np.lib.format.open_memmap(output, mode="w+", dtype=dtype, shape=(len(paths), row.size))

@@ -346,6 +346,8 @@ def read_image(path, dtype="uint8", max_pixels=DEFAULT_MAX_PIXELS):
         For every failure: missing file, directory, permission denied, empty file, truncated
         or corrupt data, not an image, too many pixels, unsupported pixel format. The message
         names the file and the reason. A truncated file never yields a partial image.
+    ddriqa.errors.InputError
+        A bad argument: ``dtype``, ``max_pixels``, or a ``path`` that is not a str / PathLike.
 
     Examples
     --------
@@ -362,7 +364,11 @@ def read_image(path, dtype="uint8", max_pixels=DEFAULT_MAX_PIXELS):
     dt = _check_dtype(dtype)
     if max_pixels is not None and (not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1):
         raise InputError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r:.60}")
     path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
     data = _read_bytes(path)
     try:
         return _decode(path, data, dt, max_pixels)

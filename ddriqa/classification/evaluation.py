@@ -9,10 +9,11 @@ median and interquartile range (IQR = 75th - 25th percentile).
 
 Cost: features are computed once per image for the whole data set and reused by every split. A
 DDR method is given as a :class:`GramFeatures`, the ``N x N`` Gram matrix of its features
-(:func:`ddriqa.classification.pca.streaming_gram`): each split's PCA is then derived exactly from
-the centred train block of the Gram matrix (linear-kernel PCA equals PCA) and the test rows are
-projected through the train/test cross block, centred with the train means
-(:func:`gram_pca_scores`), so 100 splits cost seconds after the single extraction pass.
+(:func:`gram_from_chunks`, formed by float32 BLAS products while the extractor streams the rows):
+each split's PCA is then derived exactly from the centred train block of the Gram matrix
+(linear-kernel PCA equals PCA) and the test rows are projected through the train/test cross
+block, centred with the train means (:func:`gram_pca_scores`), so 100 splits cost seconds
+after the single extraction pass.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "GramFeatures",
     "content_disjoint_splits",
     "gram_pca_scores",
+    "gram_from_chunks",
     "gram_from_extractor",
     "split_metrics",
     "run_benchmark",
@@ -156,7 +158,107 @@ def gram_pca_scores(gram, train, test, n_components):
     return z_train, z_test
 
 
-def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None):
+def _check_chunk(block, start, expected, n_samples, n_features):
+    block = np.asarray(block)
+    if block.ndim != 2:
+        raise InputError(f"a feature chunk must be 2-D (rows, features), got shape {block.shape}")
+    if start != expected:
+        raise InputError(f"feature chunks must arrive in order: expected start {expected}, got {start}")
+    if n_features is not None and block.shape[1] != n_features:
+        raise InputError(f"feature chunk at row {start} has {block.shape[1]} features, expected {n_features}")
+    if start + block.shape[0] > n_samples:
+        raise InputError(f"the feature stream yielded more than the {n_samples} rows announced")
+    if not np.all(np.isfinite(block)):
+        raise InputError(f"feature chunk at row {start} contains NaN or infinite values")
+    return block
+
+
+def gram_from_chunks(chunks, n_samples, *, slab=65536, memory_limit=4 << 30, spill_dir=None):
+    """Gram matrix of a stream of feature rows, computed while the rows arrive (float32 products).
+
+    Every row is shifted by the mean of the first chunk (a constant shift cancels in every
+    centred quantity, see :func:`gram_pca_scores`) and kept as float32: in memory when the
+    ``n_samples x n_features`` rows fit in ``memory_limit`` bytes (1.7 GB for 720 DDR rows of
+    589,824 values), otherwise in a temporary memory-mapped file in ``spill_dir``. Each new
+    chunk is multiplied with all rows so far by single-precision BLAS (``sgemm``) over column
+    slabs of ``slab`` features whose products are summed in float64, so the cost is
+    ``n_samples^2 * n_features / 2`` multiply-adds at matrix-multiply speed, overlapped with
+    the extraction that produces the next chunk, and no row is read twice from disk.
+
+    Parameters
+    ----------
+    chunks : iterable of (start, block)
+        Consecutive row blocks, e.g. ``extractor.iter_transform(X, chunk_size)``.
+    n_samples : int
+        Total number of rows the stream yields.
+    slab : int, default=65536
+        Features per float32 product (its sums go to float64).
+    memory_limit : int, default=4 GiB
+        Largest size of the kept rows held in memory; above it they go to a temporary file.
+    spill_dir : str or None
+        Folder for that temporary file (default: the system's temporary folder).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_samples), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(10, 50))
+    >>> G = gram_from_chunks(((s, X[s:s + 4]) for s in range(0, 10, 4)), 10)
+    >>> Xc, H = X - X.mean(0), np.eye(10) - 1 / 10
+    >>> bool(np.allclose(H @ G @ H, Xc @ Xc.T, atol=1e-4))
+    True
+    """
+    import tempfile
+
+    n = int(n_samples)
+    slab = int(slab)
+    if n < 1 or slab < 1:
+        raise InputError(f"n_samples and slab must be positive, got {n_samples!r} and {slab!r}")
+    gram = np.zeros((n, n))
+    rows = shift = tmp = None
+    expected = 0
+    try:
+        for start, block in chunks:
+            block = _check_chunk(block, start, expected, n, None if rows is None else rows.shape[1])
+            stop = start + block.shape[0]
+            if rows is None:
+                d = block.shape[1]
+                shift = block.mean(axis=0, dtype=np.float64).astype(np.float32)
+                if n * d * 4 <= memory_limit:
+                    rows = np.empty((n, d), dtype=np.float32)
+                else:
+                    tmp = tempfile.TemporaryDirectory(prefix="ddriqa-gram-", dir=spill_dir)
+                    rows = np.lib.format.open_memmap(Path(tmp.name) / "rows.npy", mode="w+",
+                                                     dtype=np.float32, shape=(n, d))
+            new = rows[start:stop]
+            np.subtract(block, shift, out=new, dtype=np.float32, casting="unsafe")
+            if isinstance(rows, np.memmap):
+                new = np.array(new)  # the new rows stay in memory while they meet the old ones
+            d = rows.shape[1]
+            # earlier rows in groups of about 256 MB (all at once when they are in memory)
+            step = stop if not isinstance(rows, np.memmap) else max(1, (256 << 20) // (4 * d))
+            for j0 in range(0, stop, step):
+                j1 = min(j0 + step, stop)
+                old = rows[j0:j1]
+                acc = gram[start:stop, j0:j1]
+                for c0 in range(0, d, slab):
+                    acc += new[:, c0:c0 + slab] @ old[:, c0:c0 + slab].T
+            gram[:start, start:stop] = gram[start:stop, :start].T
+            expected = stop
+        if expected != n:
+            raise InputError(f"the feature stream yielded {expected} rows, expected {n}")
+    finally:
+        del rows
+        if tmp is not None:
+            tmp.cleanup()
+    # the diagonal block was formed as a full product: make it exactly symmetric
+    return (gram + gram.T) / 2
+
+
+def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None, memory_limit=4 << 30):
     """Extract the features of ``X`` once, streaming, and return their Gram matrix.
 
     Parameters
@@ -165,18 +267,19 @@ def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None):
     X : list of image paths or arrays
     chunk_size : int
     spill_dir : str or None
-        Folder for the temporary feature file (``N x D`` float32 values).
+        Folder for the temporary feature file when the rows exceed ``memory_limit``.
+    memory_limit : int, default=4 GiB
+        See :func:`gram_from_chunks`.
 
     Returns
     -------
     ndarray of shape (n, n), float64
     """
-    from ddriqa.classification.pca import streaming_gram
     from ddriqa.features._inputs import as_image_list
 
     items = as_image_list(X)
-    return streaming_gram(extractor.iter_transform(items, chunk_size), len(items),
-                          chunk_size=chunk_size, spill_dir=spill_dir)
+    return gram_from_chunks(extractor.iter_transform(items, chunk_size), len(items),
+                            memory_limit=memory_limit, spill_dir=spill_dir)
 
 
 def split_metrics(y_true, y_pred, classes):

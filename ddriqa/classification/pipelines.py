@@ -136,6 +136,19 @@ def make_ddr_classifier(
     return Pipeline([("pca", pca), *ddr_svm(C).steps])
 
 
+def _positive_grid(values, name):
+    """``values`` as a non-empty list of positive finite floats, or an InputError showing them."""
+    try:
+        if isinstance(values, (str, bytes)):
+            raise TypeError
+        grid = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a non-empty list of positive numbers, got {values!r:.80}") from None
+    if not grid or not all(np.isfinite(v) and v > 0 for v in grid):
+        raise InputError(f"{name} must be a non-empty list of positive numbers, got {values!r:.80}")
+    return grid
+
+
 def make_brisque_classifier(
     cv=5,
     n_jobs=None,
@@ -187,9 +200,7 @@ def make_brisque_classifier(
         if cv < 2:
             raise InputError(f"cv must be >= 2 folds, got {cv}")
         cv = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state)
-    C_grid, gamma_grid = list(C_grid), list(gamma_grid)
-    if not C_grid or not gamma_grid or min(C_grid) <= 0 or min(gamma_grid) <= 0:
-        raise InputError("C_grid and gamma_grid must be non-empty lists of positive numbers")
+    C_grid, gamma_grid = _positive_grid(C_grid, "C_grid"), _positive_grid(gamma_grid, "gamma_grid")
     search = GridSearchCV(
         SVC(kernel="rbf"),
         {"C": C_grid, "gamma": gamma_grid},

@@ -46,7 +46,13 @@ def list_inputs(folder, recursive):
               help="Refuse images with more pixels (default 100 million; 0: no limit).")
 @click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per model call.")
-def classify(folder, output, model_name, recursive, resume, overwrite, strict, max_pixels, batch_size):
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a Dask distributed cluster (e.g. tcp://host:8786); needs ddriqa[distributed]. "
+                   "Workers must read the images and the model file under the same absolute paths.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="With --scheduler: images per cluster task.")
+def classify(folder, output, model_name, recursive, resume, overwrite, strict, max_pixels, batch_size,
+             scheduler, chunk_size):
     """Identify the distortion (jp2k, jpeg, wn, gblur, fastfading) of each image in FOLDER.
 
     Writes one CSV row per image: path, predicted distortion, one score per class
@@ -57,9 +63,14 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
     Exit status: 0 all images classified; 1 finished, but some images got an error row;
     2 usage error, model not found, or --strict stopped at a bad file.
 
+    With --scheduler ADDRESS the images are classified by the workers of a Dask cluster (each
+    loads the model once); rows come back into the same CSV, in the same order.
+
     Example:
 
         ddriqa classify photos/ --model brisque --output results.csv --resume
+
+        ddriqa classify /shared/photos --model /shared/ddr.npz -o out.csv --scheduler tcp://head:8786
     """
     from ddriqa.batch import StrictModeError, classify_files, image_reader, score_kind
     from ddriqa.errors import DDRIQAError
@@ -92,15 +103,28 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
         if delay > 0:
             time.sleep(delay)
 
+    client = runner = None
     try:
+        if scheduler:
+            from ddriqa.cluster import classify_runner, connect
+            from ddriqa.model_names import resolve_model_name
+
+            client = connect(scheduler)
+            log(f"running on the Dask cluster at {scheduler} ({len(client.nthreads())} workers), "
+                f"{chunk_size} images per task")
+            runner = classify_runner(client, resolve_model_name(model_name or DEFAULT_MODEL), batch_size=batch_size,
+                                     max_pixels=max_pixels, chunk_size=chunk_size, strict=strict)
         with bar:
             summary = classify_files(model, paths, output, batch_size=batch_size, resume=resume,
                                      overwrite=overwrite, strict=strict, read=reader,
-                                     on_item=on_item, on_skipped=bar.update)
+                                     on_item=on_item, on_skipped=bar.update, runner=runner)
     except StrictModeError as exc:
         fail(f"--strict: stopped at {exc.path}: {exc.reason}")
     except DDRIQAError as exc:
         fail(str(exc))
+    finally:
+        if client is not None:
+            client.close()
     where = "stdout" if output == "-" else output
     log(f"done: {summary.n_ok} classified, {summary.n_errors} errors, "
         f"{summary.n_skipped} already in {where}")

@@ -41,7 +41,13 @@ def build_extractor(features, weights="srgan_x4_gr", layer="ResBlock16", crop=96
               help="Refuse images with more pixels (default 100 million; 0: no limit).")
 @click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Images per extractor call.")
-def extract(data, output, features, weights, layer, crop, pad, device, seed, recursive, strict, max_pixels, batch_size):
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a Dask distributed cluster (e.g. tcp://host:8786); needs ddriqa[distributed]. "
+                   "Workers must read the images (and a weights file) under the same absolute paths.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="With --scheduler: images per cluster task.")
+def extract(data, output, features, weights, layer, crop, pad, device, seed, recursive, strict, max_pixels, batch_size,
+            scheduler, chunk_size):
     """Write the raw features of every image in DATA (a folder or one image) to a .npy file.
 
     Row i of the array belongs to row i of the sidecar CSV (index, path, error); rows of files
@@ -51,9 +57,14 @@ def extract(data, output, features, weights, layer, crop, pad, device, seed, rec
     Exit status: 0 all images done; 1 finished, but some images failed; 2 usage error, model
     not found, no image readable, or --strict stopped at a bad file.
 
+    With --scheduler ADDRESS the features are computed by the workers of a Dask cluster (each
+    builds the extractor once); rows come back into the same .npy and sidecar CSV.
+
     Example:
 
         ddriqa extract photos/ --features brisque --output brisque.npy
+
+        ddriqa extract /shared/photos -o /shared/ddr.npy --scheduler tcp://head:8786
     """
     from ddriqa.batch import StrictModeError, extract_files, image_reader
     from ddriqa.errors import DDRIQAError
@@ -68,15 +79,29 @@ def extract(data, output, features, weights, layer, crop, pad, device, seed, rec
     log(f"extracting {features} features of {len(paths)} images")
     reader = image_reader("default" if max_pixels is None else max_pixels)
     bar = progress(length=len(paths), label="extract")
+    client = runner = None
     try:
+        if scheduler:
+            from ddriqa.cluster import connect, extract_runner
+
+            client = connect(scheduler)
+            log(f"running on the Dask cluster at {scheduler} ({len(client.nthreads())} workers), "
+                f"{chunk_size} images per task")
+            spec = dict(features=features, weights=weights, layer=layer, crop=crop, pad=pad, device=device,
+                        seed=seed)
+            runner = extract_runner(client, spec, batch_size=batch_size, max_pixels=max_pixels,
+                                    chunk_size=chunk_size, strict=strict)
         with bar:
             summary, sidecar = extract_files(extractor.transform, paths, output, batch_size=batch_size,
                                              strict=strict, read=reader,
-                                             on_item=lambda item: bar.update(1))
+                                             on_item=lambda item: bar.update(1), runner=runner)
     except StrictModeError as exc:
         fail(f"--strict: stopped at {exc.path}: {exc.reason}")
     except DDRIQAError as exc:
         fail(str(exc))
+    finally:
+        if client is not None:
+            client.close()
     log(f"done: {summary.n_ok} rows, {summary.n_errors} errors -> {output} (paths: {sidecar})")
     if summary.n_errors:
         raise SystemExit(EXIT_SOME_ERRORS)

@@ -163,6 +163,8 @@ def load_live(root):
     """
     import pandas as pd
 
+    if not isinstance(root, (str, os.PathLike)):
+        raise InputError(f"root must be a folder path (str or os.PathLike), got {type(root).__name__} {root!r:.60}")
     root = Path(os.fspath(root))
     if not root.exists():
         raise InputError(f"{root}: no such folder (expected the LIVE Release 2 database folder)")

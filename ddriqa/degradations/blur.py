@@ -24,7 +24,10 @@ import numpy as np
 from ddriqa.degradations._checks import check_image, check_positive
 from ddriqa.errors import InputError
 
-__all__ = ["gaussian_kernel", "gaussian_kernel_1d", "default_kernel_size", "gaussian_blur"]
+__all__ = ["MAX_KERNEL_SIZE", "gaussian_kernel", "gaussian_kernel_1d", "default_kernel_size", "gaussian_blur"]
+
+#: Largest kernel size accepted (taps per dimension); sigma up to about 170,000 pixels by default.
+MAX_KERNEL_SIZE = 2**20 + 1
 
 
 def default_kernel_size(sigma):
@@ -36,7 +39,15 @@ def default_kernel_size(sigma):
     >>> default_kernel_size(1.0), default_kernel_size(0.42), default_kernel_size(15)
     (7, 5, 91)
     """
-    sigma = check_positive(sigma, "sigma", "default_kernel_size")
+    return _default_size(check_positive(sigma, "sigma", "default_kernel_size"), "default_kernel_size")
+
+
+def _default_size(sigma, func):
+    if 2.0 * math.ceil(3.0 * sigma) + 1 > MAX_KERNEL_SIZE:
+        raise InputError(
+            f"{func}: sigma={sigma!r} needs a kernel wider than MAX_KERNEL_SIZE={MAX_KERNEL_SIZE} taps "
+            f"(sigma <= {(MAX_KERNEL_SIZE - 1) // 6} pixels)"
+        )
     return 2 * int(math.ceil(3.0 * sigma)) + 1
 
 
@@ -51,6 +62,8 @@ def _check_size(size, func):
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise InputError(f"{func}: size must hold positive integers, got {size!r}")
+        if d > MAX_KERNEL_SIZE:
+            raise InputError(f"{func}: size must be at most MAX_KERNEL_SIZE={MAX_KERNEL_SIZE}, got {size!r}")
         out.append(int(d))
     return tuple(out)
 
@@ -105,7 +118,8 @@ def gaussian_blur(image, sigma, size=None):
     sigma : float
         Standard deviation of the Gaussian in pixels (> 0; LIVE: 0.42 to 15).
     size : int, optional
-        Kernel size; default ``2 * ceil(3 * sigma) + 1``. Must be odd (centred kernel).
+        Kernel size; default ``2 * ceil(3 * sigma) + 1``. Must be odd (centred kernel) and at
+        most :data:`MAX_KERNEL_SIZE` (so sigma is at most about 174,762 pixels by default).
 
     Returns
     -------
@@ -126,7 +140,7 @@ def gaussian_blur(image, sigma, size=None):
 
     img = check_image(image, "gaussian_blur")
     sigma = check_positive(sigma, "sigma", "gaussian_blur")
-    size = default_kernel_size(sigma) if size is None else _check_size(size, "gaussian_blur")[0]
+    size = _default_size(sigma, "gaussian_blur") if size is None else _check_size(size, "gaussian_blur")[0]
     if size % 2 == 0:
         raise InputError(f"gaussian_blur: size must be odd (a centred kernel), got {size}")
     k = gaussian_kernel_1d(size, sigma)

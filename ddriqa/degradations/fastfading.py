@@ -151,7 +151,8 @@ def fading_bit_errors(n, snr_db, rng, doppler=DEFAULT_DOPPLER):
     from scipy.special import erfc
 
     check_rng(rng, "fading_bit_errors")
-    g = 10.0 ** (float(snr_db) / 10.0)
+    with np.errstate(over="ignore"):  # a huge SNR is an error-free channel (g = inf), not an OverflowError
+        g = np.power(10.0, np.float64(snr_db) / 10.0)
     h = rayleigh_fading_gain(n, rng, doppler=doppler)
     p = 0.5 * erfc(np.sqrt(g * np.abs(h) ** 2))  # Q(sqrt(2x)) = erfc(sqrt(x)) / 2
     return rng.random(int(n)) < p
@@ -358,7 +359,10 @@ def fast_fading(
     (64, 64, 3)
     """
     img = check_uint8_image(image, "fast_fading")
-    snr = float(snr_db)
+    try:
+        snr = float(snr_db)
+    except (TypeError, ValueError):
+        raise InputError(f"fast_fading: snr_db must be a number, got {snr_db!r}") from None
     if not np.isfinite(snr):
         raise InputError(f"fast_fading: snr_db must be finite, got {snr_db!r}")
     check_rng(rng, "fast_fading")

@@ -40,7 +40,12 @@ import scipy.sparse as sp
 
 from ddriqa.errors import InputError
 
-__all__ = ["imresize", "bicubic_downsample", "cubic", "contributions", "resize_matrix"]
+__all__ = ["MAX_OUTPUT_PIXELS", "imresize", "bicubic_downsample", "cubic", "contributions", "resize_matrix"]
+
+#: Largest output (rows * cols) :func:`imresize` produces; beyond it an InputError is raised.
+MAX_OUTPUT_PIXELS = 2**30
+#: Largest antialiasing kernel (taps): shrinking by more than 4 / _MAX_TAPS is refused.
+_MAX_TAPS = 2**24
 
 
 def cubic(x):
@@ -163,7 +168,12 @@ def _scales_and_shape(in_shape, scale, output_shape):
         if isinstance(scale, Real):
             scales = (float(scale), float(scale))
         else:
-            scales = tuple(float(s) for s in scale)
+            try:
+                if isinstance(scale, (str, bytes)):
+                    raise TypeError
+                scales = tuple(float(s) for s in scale)
+            except (TypeError, ValueError):
+                raise InputError(f"imresize: scale must be a number or a pair, got {scale!r}") from None
             if len(scales) != 2:
                 raise InputError(f"imresize: scale must be a number or a pair, got {scale!r}")
         if not all(np.isfinite(s) and s > 0 for s in scales):
@@ -237,7 +247,9 @@ def imresize(image, scale=None, output_shape=None, antialias=True):
     Raises
     ------
     ddriqa.errors.InputError
-        On a non-image input, a non-positive scale or a bad output shape.
+        On a non-image input, a non-positive scale or a bad output shape, an output of more
+        than :data:`MAX_OUTPUT_PIXELS` pixels, or a shrink (with antialiasing) below
+        ``4 / 2**24`` whose kernel would be absurdly wide.
 
     Examples
     --------
@@ -251,6 +263,16 @@ def imresize(image, scale=None, output_shape=None, antialias=True):
     """
     arr = _check_image(image)
     scales, out_shape = _scales_and_shape(arr.shape[:2], scale, output_shape)
+    if out_shape[0] * out_shape[1] > MAX_OUTPUT_PIXELS:
+        raise InputError(
+            f"imresize: the output would be {out_shape[0]}x{out_shape[1]} pixels, over MAX_OUTPUT_PIXELS="
+            f"{MAX_OUTPUT_PIXELS} (input shape {arr.shape}, scale {scale!r}, output_shape {output_shape!r})"
+        )
+    if antialias and min(scales) < 4.0 / _MAX_TAPS:
+        raise InputError(
+            f"imresize: scale {min(scales):.3g} shrinks too much for an antialiasing kernel "
+            f"(at most {_MAX_TAPS} taps, scale >= {4.0 / _MAX_TAPS:.3g}); input shape {arr.shape}"
+        )
     is_int = arr.dtype == np.uint8
     work = arr.astype(np.float64, copy=False)
     order = sorted(range(2), key=lambda d: scales[d])  # stable: rows first for equal scales

@@ -60,7 +60,7 @@ def as_image_list(X):
         except TypeError:
             raise InputError(f"expected a list of image paths or arrays, got {type(X).__name__}") from None
     if len(items) == 0:
-        raise InputError("expected at least one image, got an empty input")
+        raise InputError(f"expected at least one image, got an empty {type(X).__name__}")
     return items
 
 
@@ -82,7 +82,15 @@ def load_item(item, dtype="uint8"):
 
     if isinstance(item, (str, os.PathLike)):
         return read_image(item, dtype=dtype)
-    arr = np.asarray(item)
+    if item is None or isinstance(item, (bytes, int, float, dict)):
+        raise InputError(f"expected an image path or an image array, got {type(item).__name__} {item!r:.60}")
+    orig = np.asarray(item)
+    seen = f"shape {orig.shape}, dtype {orig.dtype}"
+    if orig.dtype == object:
+        raise InputError(
+            f"expected an image path or a numeric image array, got {type(item).__name__} (an object array, {seen})"
+        )
+    arr = orig
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     elif arr.ndim == 3 and arr.shape[2] == 1:
@@ -90,18 +98,23 @@ def load_item(item, dtype="uint8"):
     elif arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[:, :, :3]
     if arr.ndim != 3 or arr.shape[2] != 3:
-        raise InputError(f"expected an HxW or HxWx3 image, got an array of shape {arr.shape}")
+        raise InputError(f"expected an HxW or HxWx3 image, got an array of {seen}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InputError(f"expected a non-empty image, got an array of {seen}")
     if arr.dtype == np.uint8:
         return arr if dtype == "uint8" else (arr.astype(np.float32) / 255.0)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
-        raise InputError(f"expected a uint8 or float image, got dtype {arr.dtype}")
+        raise InputError(f"expected a uint8 or float image, got an array of {seen}")
     arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise InputError("the image contains NaN or infinite values")
+    finite = np.isfinite(orig)
+    if not np.all(finite):
+        raise InputError(
+            f"the image contains NaN or infinite values ({orig.size - int(finite.sum())} of {orig.size}; {seen})"
+        )
     lo, hi = float(arr.min()), float(arr.max())
     if lo < 0.0 or hi > 1.0:
         raise InputError(
-            f"float images must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] "
+            f"float images must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}], {seen} "
             "(pass uint8 for the 0..255 scale)"
         )
     if dtype == "uint8":

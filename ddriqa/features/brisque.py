@@ -381,9 +381,12 @@ def brisque_features(image):
     from ddriqa.degradations.resize import imresize
 
     gray = _gray_float64(image)
-    feats = _scale_features(gray, 1)
-    half = imresize(gray, 0.5)
-    feats += _scale_features(half, 2)
+    try:
+        feats = _scale_features(gray, 1)
+        half = imresize(gray, 0.5)
+        feats += _scale_features(half, 2)
+    except InputError as exc:  # a degenerate image: show what it was
+        raise InputError(f"{exc}; got {_describe(np.asarray(image))}") from None
     return np.asarray(feats, dtype=np.float64)
 
 
@@ -434,8 +437,12 @@ def score_from_features(features):
     f = np.atleast_2d(f)
     if f.ndim != 2 or f.shape[1] != 36:
         raise InputError(f"expected 36 BRISQUE features per row, got an array of shape {np.shape(features)}")
-    if not np.all(np.isfinite(f)):
-        raise InputError("the BRISQUE features contain NaN or infinite values")
+    finite = np.isfinite(f)
+    if not np.all(finite):
+        raise InputError(
+            f"the BRISQUE features contain NaN or infinite values ({f.size - int(finite.sum())} of {f.size}, "
+            f"shape {np.shape(features)})"
+        )
     sv, coef, rho, gamma, fmin, fmax = _svr_model()
     # MATLAB fprintf('%f') then svm-scale (value == min -> -1, == max -> 1, printf('%g'))
     f6 = np.vectorize(lambda v: float(f"{v:.6f}"), otypes=[np.float64])(f)

@@ -211,14 +211,17 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
             elif isinstance(rs, (int, np.integer)) and not isinstance(rs, bool):
                 seed = int(rs)
             else:
-                raise InputError(f"random_state must be None, an int or a numpy Generator, got {type(rs).__name__}")
+                raise InputError(
+                    f"random_state must be None, an int or a numpy Generator, got {type(rs).__name__} {rs!r:.60}"
+                )
             return SRResNet().reset_parameters(torch.Generator().manual_seed(seed))
         if isinstance(weights, (str, os.PathLike)):
             from ddriqa.models.weights import load_generator
 
             return load_generator(weights)
         raise InputError(
-            f"weights must be a shipped name, a .safetensors path, 'random' or an nn.Module; got {type(weights).__name__}"
+            "weights must be a shipped name, a .safetensors path, 'random' or an nn.Module; "
+            f"got {type(weights).__name__} {weights!r:.60}"
         )
 
     def fit(self, X=None, y=None):
@@ -284,7 +287,10 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         crops = []
         for j, item in enumerate(items):
             name = describe_item(item, start + j)
-            image = load_item(item, dtype="float32")
+            try:
+                image = load_item(item, dtype="float32")
+            except InputError as exc:  # a bad array: say which one (a bad file is an ImageReadError)
+                raise InputError(f"{name}: {exc}") from None
             crops.append(central_crop(image, int(self.crop), self.pad, name=name))
         return np.ascontiguousarray(np.stack(crops), dtype=np.float32)
 
