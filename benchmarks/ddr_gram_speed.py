@@ -7,7 +7,9 @@ earlier chunk read back from a spill file per new chunk) and
 ``ddriqa.classification.evaluation.gram_from_chunks`` (rows kept in memory as float32, one
 float32 BLAS product per 65,536-column slab) compute the same N x N matrix; both cost
 ``N^2 * D`` multiply-adds up to a factor 2, so the time for N = 720 is extrapolated as
-``t * (720 / N)^2`` (the matrix-product part; the extraction itself is not included).
+``t * (720 / N)^2`` (the matrix-product part; the extraction itself is not included). Each
+route runs with one BLAS thread and with the BLAS default (threadpoolctl); the table printed is
+Markdown.
 
 Run with ``OMP_WAIT_POLICY=PASSIVE`` on the shared machine::
 
@@ -40,9 +42,8 @@ def main():
     X = (rng.standard_normal((args.n, args.dim), dtype=np.float32) * 0.3 + 1.0).astype(np.float32)
     print(f"load (1 min) at start: {os.getloadavg()[0]:.2f}; N={args.n}, D={args.dim}, chunk={args.chunk}")
 
-    t = time.perf_counter()
-    G_new = gram_from_chunks(iter_row_chunks(X, args.chunk), args.n)
-    t_new = time.perf_counter() - t
+    from threadpoolctl import threadpool_limits
+
     # reference: the exact centred Gram matrix in float64
     H = np.eye(args.n) - 1.0 / args.n
     ref = np.zeros((args.n, args.n))
@@ -50,19 +51,25 @@ def main():
         b = X[:, c0:c0 + 65536].astype(np.float64)
         ref += b @ b.T
     ref = H @ ref @ H
-    err_new = np.abs(H @ G_new @ H - ref).max() / np.abs(ref).max()
     scale = (720 / args.n) ** 2
-    print(f"new gram_from_chunks: {t_new:.2f} s for N={args.n} -> ~{t_new * scale:.1f} s for N=720; "
-          f"max |centred error| / max |centred Gram| = {err_new:.1e}; "
-          f"{args.n ** 2 * args.dim / t_new / 1e9:.1f} G multiply-adds/s (counting the full N^2 D)")
-    if not args.skip_old:
+    print("| route | BLAS threads | s for N | ~s for N=720 | max centred error / max centred Gram | 1-min load |")
+    print("|---|---|---:|---:|---:|---:|")
+    for threads in (1, None):
+        label = "1" if threads else "default (2)"
+        t = time.perf_counter()
+        G = gram_from_chunks(iter_row_chunks(X, args.chunk), args.n, blas_threads=threads)
+        dt = time.perf_counter() - t
+        err = np.abs(H @ G @ H - ref).max() / np.abs(ref).max()
+        print(f"| new `gram_from_chunks` | {label} | {dt:.2f} | {dt * scale:.1f} | {err:.1e} | {os.getloadavg()[0]:.1f} |")
+        if args.skip_old:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            G_old = streaming_gram(iter_row_chunks(X, args.chunk), args.n, chunk_size=args.chunk, spill_dir=tmp)
-            t_old = time.perf_counter() - t
-        err_old = np.abs(H @ G_old @ H - ref).max() / np.abs(ref).max()
-        print(f"old streaming_gram: {t_old:.2f} s for N={args.n} -> ~{t_old * scale:.1f} s for N=720; "
-              f"error {err_old:.1e}; speed-up {t_old / t_new:.1f}x")
+            with threadpool_limits(threads, user_api="blas"):
+                G = streaming_gram(iter_row_chunks(X, args.chunk), args.n, chunk_size=args.chunk, spill_dir=tmp)
+            dt = time.perf_counter() - t
+        err = np.abs(H @ G @ H - ref).max() / np.abs(ref).max()
+        print(f"| old `streaming_gram` | {label} | {dt:.2f} | {dt * scale:.1f} | {err:.1e} | {os.getloadavg()[0]:.1f} |")
     print(f"load (1 min) at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -174,11 +174,15 @@ def run_child(args, data, n, workdir):
     spill = os.path.join(workdir, f"spill_{n}")
     os.makedirs(spill, exist_ok=True)
     out = os.path.join(workdir, f"report_{n}.json")
+    env = dict(os.environ)
+    if args.blas_threads > 0:  # numpy's BLAS reads these when it loads (in the child)
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(args.blas_threads)
     cmd = [sys.executable, os.path.abspath(__file__), "--child-json", out, "--data", data, "--images", str(n),
            "--n-components", str(args.n_components), "--chunk-size", str(args.chunk_size), "--seed", str(args.seed),
            "--spill-dir", spill]
     peak = {"rss": 0, "spill": 0}
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env=env)
     done = threading.Event()
 
     def poll():
@@ -210,6 +214,9 @@ def main(argv=None):
     parser.add_argument("--n-components", type=int, default=120)
     parser.add_argument("--chunk-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="numpy BLAS threads of the fit (0: the library default, all cores); multi-threaded "
+                             "OpenBLAS is many times slower on a CPU shared with other jobs")
     parser.add_argument("--workdir", default=None, help="folder for the images and spill files (default: a temp dir)")
     parser.add_argument("--output", default="benchmarks/results/fit_memory.md")
     parser.add_argument("--child-json", help=argparse.SUPPRESS)
@@ -258,7 +265,8 @@ def write_report(args, argv, reports, pending=()):
         "```",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
-        f"torch {reports[0]['threads']} intra-op threads, OMP_WAIT_POLICY={reports[0]['omp']}. The CPUs were "
+        f"torch {reports[0]['threads']} intra-op threads, OMP_WAIT_POLICY={reports[0]['omp']}, numpy BLAS threads "
+        f"{args.blas_threads if args.blas_threads > 0 else 'default (all cores)'}. The CPUs were "
         "shared with other processes (1-min load average at start/end of each fit in the table).",
         "",
         f"Classifier: `make_ddr_classifier(weights='random', random_state={args.seed}, n_components=min(120, N-1), "

@@ -158,6 +158,17 @@ def gram_pca_scores(gram, train, test, n_components):
     return z_train, z_test
 
 
+def _blas_limit(threads):
+    """Context limiting the BLAS threads (threadpoolctl), or doing nothing for None."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
 def _check_chunk(block, start, expected, n_samples, n_features):
     block = np.asarray(block)
     if block.ndim != 2:
@@ -173,7 +184,7 @@ def _check_chunk(block, start, expected, n_samples, n_features):
     return block
 
 
-def gram_from_chunks(chunks, n_samples, *, slab=65536, memory_limit=4 << 30, spill_dir=None):
+def gram_from_chunks(chunks, n_samples, *, slab=65536, memory_limit=4 << 30, spill_dir=None, blas_threads=1):
     """Gram matrix of a stream of feature rows, computed while the rows arrive (float32 products).
 
     Every row is shifted by the mean of the first chunk (a constant shift cancels in every
@@ -197,6 +208,10 @@ def gram_from_chunks(chunks, n_samples, *, slab=65536, memory_limit=4 << 30, spi
         Largest size of the kept rows held in memory; above it they go to a temporary file.
     spill_dir : str or None
         Folder for that temporary file (default: the system's temporary folder).
+    blas_threads : int or None, default=1
+        BLAS threads for the products (threadpoolctl; None leaves the BLAS as it is). One
+        thread is the default because multi-threaded OpenBLAS was measured 20-170x slower on
+        the shared, loaded 2-core development machine (``benchmarks/ddr_gram_speed.py``).
 
     Returns
     -------
@@ -240,12 +255,13 @@ def gram_from_chunks(chunks, n_samples, *, slab=65536, memory_limit=4 << 30, spi
             d = rows.shape[1]
             # earlier rows in groups of about 256 MB (all at once when they are in memory)
             step = stop if not isinstance(rows, np.memmap) else max(1, (256 << 20) // (4 * d))
-            for j0 in range(0, stop, step):
-                j1 = min(j0 + step, stop)
-                old = rows[j0:j1]
-                acc = gram[start:stop, j0:j1]
-                for c0 in range(0, d, slab):
-                    acc += new[:, c0:c0 + slab] @ old[:, c0:c0 + slab].T
+            with _blas_limit(blas_threads):
+                for j0 in range(0, stop, step):
+                    j1 = min(j0 + step, stop)
+                    old = rows[j0:j1]
+                    acc = gram[start:stop, j0:j1]
+                    for c0 in range(0, d, slab):
+                        acc += new[:, c0:c0 + slab] @ old[:, c0:c0 + slab].T
             gram[:start, start:stop] = gram[start:stop, :start].T
             expected = stop
         if expected != n:
@@ -258,7 +274,7 @@ def gram_from_chunks(chunks, n_samples, *, slab=65536, memory_limit=4 << 30, spi
     return (gram + gram.T) / 2
 
 
-def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None, memory_limit=4 << 30):
+def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None, memory_limit=4 << 30, blas_threads=1):
     """Extract the features of ``X`` once, streaming, and return their Gram matrix.
 
     Parameters
@@ -269,6 +285,7 @@ def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None, memory_l
     spill_dir : str or None
         Folder for the temporary feature file when the rows exceed ``memory_limit``.
     memory_limit : int, default=4 GiB
+    blas_threads : int or None, default=1
         See :func:`gram_from_chunks`.
 
     Returns
@@ -279,7 +296,7 @@ def gram_from_extractor(extractor, X, *, chunk_size=32, spill_dir=None, memory_l
 
     items = as_image_list(X)
     return gram_from_chunks(extractor.iter_transform(items, chunk_size), len(items),
-                            memory_limit=memory_limit, spill_dir=spill_dir)
+                            memory_limit=memory_limit, spill_dir=spill_dir, blas_threads=blas_threads)
 
 
 def split_metrics(y_true, y_pred, classes):
@@ -338,16 +355,17 @@ def _group_fit_params(model, groups):
     return {}
 
 
-def _run_split(method, data, make_model, y, groups, split_index, train, test, classes):
+def _run_split(method, data, make_model, y, groups, split_index, train, test, classes, blas_threads=1):
     from sklearn.base import clone
 
     model = clone(make_model()) if callable(make_model) else clone(make_model)
-    if isinstance(data, GramFeatures):
-        X_train, X_test = gram_pca_scores(data.gram, train, test, data.n_components)
-    else:
-        X_train, X_test = data[train], data[test]
-    model.fit(X_train, y[train], **_group_fit_params(model, groups[train]))
-    pred = model.predict(X_test)
+    with _blas_limit(blas_threads):
+        if isinstance(data, GramFeatures):
+            X_train, X_test = gram_pca_scores(data.gram, train, test, data.n_components)
+        else:
+            X_train, X_test = data[train], data[test]
+        model.fit(X_train, y[train], **_group_fit_params(model, groups[train]))
+        pred = model.predict(X_test)
     rows = split_metrics(y[test], pred, classes)
     for r in rows:
         r.update(method=method, split=split_index)
@@ -358,7 +376,7 @@ _SPLIT_COLUMNS = ["method", "split", "class", "precision", "recall", "accuracy",
 
 
 def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0.2, seed=0,
-                  classes=None, n_jobs=None, out_dir=None):
+                  classes=None, n_jobs=None, out_dir=None, blas_threads=1):
     """Score every method on the same content-disjoint splits.
 
     Parameters
@@ -384,6 +402,11 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
     out_dir : str or None
         When given, ``splits.csv`` is rewritten there after each method (finished methods are
         never lost) and :func:`write_benchmark` runs at the end.
+    blas_threads : int or None, default=1
+        BLAS threads inside each split (threadpoolctl; None leaves the BLAS as it is). The
+        per-split matrices are small (an eigendecomposition of the train Gram block, a linear
+        SVM on ~120 dimensions): single-threaded they ran 20 splits in 1.0 s where the default
+        two OpenBLAS threads took 28-73 s on the shared, loaded 2-core machine.
 
     Returns
     -------
@@ -434,7 +457,7 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
     for method, data in prepared.items():
         make_model = models[method] if method in models else (lambda d=data: _default_model(d))
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_run_split)(method, data, make_model, y, groups, i, tr, te, classes)
+            delayed(_run_split)(method, data, make_model, y, groups, i, tr, te, classes, blas_threads)
             for i, (tr, te) in enumerate(splits)
         )
         for r in results:

@@ -21,6 +21,22 @@ def fail(message, code=EXIT_FAILURE):
     raise SystemExit(code)
 
 
+def blas_single_thread():
+    """A context that runs numpy's BLAS on one thread, unless the user set a BLAS thread count.
+
+    The classifier's projections are small matrix products between network batches; measured on
+    the shared 2-core development machine (benchmarks/classify_speed.py), multi-threaded OpenBLAS
+    there spun for 3-6x the CPU time of the whole DDR extraction while the network waited.
+    """
+    import contextlib
+
+    if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def list_inputs(folder, recursive):
     """The image files of ``folder`` (or ``[folder]`` when it is a file)."""
     from ddriqa.io import list_images
@@ -114,7 +130,7 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
                 f"{chunk_size} images per task")
             runner = classify_runner(client, resolve_model_name(model_name or DEFAULT_MODEL), batch_size=batch_size,
                                      max_pixels=max_pixels, chunk_size=chunk_size, strict=strict)
-        with bar:
+        with bar, blas_single_thread():
             summary = classify_files(model, paths, output, batch_size=batch_size, resume=resume,
                                      overwrite=overwrite, strict=strict, read=reader,
                                      on_item=on_item, on_skipped=bar.update, runner=runner)

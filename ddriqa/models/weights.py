@@ -137,8 +137,11 @@ def resolve_weights(name_or_path):
     return candidate
 
 
-def _open(path):
-    """Read all tensors and the metadata of a safetensors file, as ModelFileError on any failure."""
+def _open(path, *, tensors=True):
+    """Read the metadata (and, unless ``tensors=False``, all tensors) of a safetensors file.
+
+    Any failure becomes a :class:`ModelFileError` naming the file.
+    """
     from safetensors import safe_open
 
     path = Path(path)
@@ -147,24 +150,15 @@ def _open(path):
     try:
         with safe_open(os.fspath(path), framework="pt", device="cpu") as fh:
             metadata = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+            loaded = {k: fh.get_tensor(k) for k in fh.keys()} if tensors else None
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise ModelFileError(path, f"not a readable safetensors weights file ({type(exc).__name__}: {exc})") from None
-    return tensors, metadata
+    return loaded, metadata
 
 
 def read_metadata(path):
     """The safetensors metadata of a weights file, with ``config`` decoded from JSON when present."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(path, "no such weights file")
-    try:
-        with safe_open(os.fspath(path), framework="pt", device="cpu") as fh:
-            metadata = dict(fh.metadata() or {})
-    except Exception as exc:
-        raise ModelFileError(path, f"not a readable safetensors weights file ({type(exc).__name__}: {exc})") from None
+    _, metadata = _open(path, tensors=False)
     if "config" in metadata:
         try:
             metadata["config"] = json.loads(metadata["config"])

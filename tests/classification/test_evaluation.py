@@ -60,6 +60,9 @@ def test_gram_from_chunks_matches_centred_products(tmp_path, memory_limit):
     # float32 products: relative error well below 1e-5 of the largest entry
     np.testing.assert_allclose(H @ G @ H, ref, atol=1e-5 * np.abs(ref).max())
     assert list(tmp_path.iterdir()) == []  # the spill file is removed
+    # BLAS left at its own thread count: the same matrix up to float32 rounding
+    G2 = gram_from_chunks(iter_row_chunks(X, 5), 23, slab=256, memory_limit=memory_limit, blas_threads=None)
+    np.testing.assert_allclose(G2, G, atol=1e-5 * np.abs(G).max())
     # the scores match those from the exact float64 Gram matrix
     train, test = np.arange(18), np.arange(18, 23)
     z1, t1 = gram_pca_scores(G, train, test, 4)
