@@ -215,8 +215,10 @@ def main(argv=None):
     parser.add_argument("--chunk-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--blas-threads", type=int, default=1,
-                        help="numpy BLAS threads of the fit (0: the library default, all cores); multi-threaded "
-                             "OpenBLAS is many times slower on a CPU shared with other jobs")
+                        help="sets OPENBLAS_NUM_THREADS and MKL_NUM_THREADS of the fit (0: leave them unset); "
+                             "multi-threaded OpenBLAS is many times slower on a CPU shared with other jobs. "
+                             "torch also takes MKL_NUM_THREADS as its intra-op thread count, so the DDR "
+                             "extraction runs on this many threads too (the report gives torch's count)")
     parser.add_argument("--workdir", default=None, help="folder for the images and spill files (default: a temp dir)")
     parser.add_argument("--output", default="benchmarks/results/fit_memory.md")
     parser.add_argument("--child-json", help=argparse.SUPPRESS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import log
+from ddriqa.cli._common import blas_single_thread, log
 from ddriqa.cli.classify import fail
 
 
@@ -50,10 +50,11 @@ def benchmark(data, output, n_splits, test_size, seed, methods, weights, layer, 
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     try:
-        _, _, notes = run_identification_benchmark(
-            data, output, methods=chosen, weights=list(weights) or None, n_splits=n_splits,
-            test_size=test_size, seed=seed, layer=layer, crop=crop, n_components=n_components,
-            device=device, n_jobs=n_jobs, log=log)
+        with blas_single_thread():
+            _, _, notes = run_identification_benchmark(
+                data, output, methods=chosen, weights=list(weights) or None, n_splits=n_splits,
+                test_size=test_size, seed=seed, layer=layer, crop=crop, n_components=n_components,
+                device=device, n_jobs=n_jobs, log=log)
     except DDRIQAError as exc:
         fail(str(exc))
     from pathlib import Path

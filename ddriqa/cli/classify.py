@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ddriqa.cli._common import log, progress
+from ddriqa.cli._common import blas_single_thread, log, progress
 
 # Exit statuses (documented in the command's help)
 EXIT_OK = 0
@@ -19,22 +19,6 @@ def fail(message, code=EXIT_FAILURE):
     """Log ``error: message`` to stderr and exit with ``code``."""
     log(f"error: {message}")
     raise SystemExit(code)
-
-
-def blas_single_thread():
-    """A context that runs numpy's BLAS on one thread, unless the user set a BLAS thread count.
-
-    The classifier's projections are small matrix products between network batches; measured on
-    the shared 2-core development machine (benchmarks/classify_speed.py), multi-threaded OpenBLAS
-    there spun for 3-6x the CPU time of the whole DDR extraction while the network waited.
-    """
-    import contextlib
-
-    if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")):
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def list_inputs(folder, recursive):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import log
+from ddriqa.cli._common import blas_single_thread, log
 from ddriqa.cli.classify import fail
 
 
@@ -85,8 +85,9 @@ def train(data, output, features, weights, layer, crop, n_components, device, se
     detail = f" (backbone {weights}, {layer}, crop {crop})" if features == "ddr" else ""
     log(f"fitting the {features} classifier{detail}")
     try:
-        model = fit_classifier(table, features, weights=weights, layer=layer, crop=crop,
-                               n_components=n_components, device=device, seed=seed, n_jobs=n_jobs)
+        with blas_single_thread():
+            model = fit_classifier(table, features, weights=weights, layer=layer, crop=crop,
+                                   n_components=n_components, device=device, seed=seed, n_jobs=n_jobs)
         saved = save_classifier(model, output)
     except DDRIQAError as exc:
         fail(str(exc))
