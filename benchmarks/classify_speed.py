@@ -30,7 +30,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see extract_speed.md)
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
@@ -43,6 +42,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import report_head  # noqa: E402
 from fit_memory import CLASSES, distort, photo_like  # noqa: E402
 
 EXTRACT_ONLY = """
@@ -151,24 +151,13 @@ def write_report(args, argv, rows):
     ratios = [r["classify"] / r["extract"] for r in rows]
     med_ratio = statistics.median(ratios)
     peak = max(r["rss_cl"] for r in rows)
-    command = "python benchmarks/classify_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
         import torch
 
         threads = torch.get_num_threads()
     except ImportError:  # pragma: no cover
         threads = "?"
-    lines = [
-        "# End-to-end `ddriqa classify` vs DDR extraction alone",
-        "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/classify_speed.py`.",
-        "",
-        "Reproduce (from the repository root):",
-        "",
-        "```",
-        command.strip(),
-        "```",
-        "",
+    lines = report_head('End-to-end `ddriqa classify` vs DDR extraction alone', 'classify_speed.py', argv) + [
         f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
         f"torch {threads} intra-op threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; the CPUs were "
         "shared with other processes (1-min load average before/after each round below).",

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import os
 import platform
 import statistics
@@ -54,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from _report import report_head  # noqa: E402  (benchmarks/ is the script's folder)
 
 
 def conv_flops(model, layer, height, width, in_channels=3):
@@ -351,19 +352,8 @@ def measure_cuda(args):
 
 
 def cuda_report(args, argv, res):
-    command = "python benchmarks/extract_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     flops = res["flops"]
-    lines = [
-        "# DDR extraction speed on a GPU",
-        "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/extract_speed.py`.",
-        "",
-        "Reproduce (from the repository root):",
-        "",
-        "```",
-        command.strip(),
-        "```",
-        "",
+    lines = report_head('DDR extraction speed on a GPU', 'extract_speed.py', argv) + [
         f"Card: **{res['card']}** ({res['memory_gib']:.0f} GiB), CUDA {res['cuda']}, cuDNN {res['cudnn']}, "
         f"torch {torch.__version__}, `cudnn.benchmark=True`; host: {cpu_name()}, {os.cpu_count()} logical CPUs.",
         "",
@@ -454,18 +444,7 @@ def main(argv=None):
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     first = next(iter(results.values()))
-    command = "python benchmarks/extract_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    lines = [
-        "# DDR extraction speed",
-        "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/extract_speed.py`.",
-        "",
-        "Reproduce (from the repository root):",
-        "",
-        "```",
-        command.strip(),
-        "```",
-        "",
+    lines = report_head('DDR extraction speed', 'extract_speed.py', argv) + [
         f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
         f"({first['threads']} intra-op threads, OpenMP runtime libgomp), Python {platform.python_version()}; "
         f"1-min load average {load_start:.2f} at start, {load_end:.2f} at end: other processes shared the "

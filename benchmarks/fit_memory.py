@@ -25,7 +25,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see extract_speed.md)
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -36,6 +35,8 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from _report import report_head  # noqa: E402  (benchmarks/ is the script's folder)
 
 import numpy as np  # noqa: E402
 
@@ -254,18 +255,7 @@ def main(argv=None):
 def write_report(args, argv, reports, pending=()):
     gib = 1024.0**3
     mib = 1024.0**2
-    command = "python benchmarks/fit_memory.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    lines = [
-        "# Fitting the DDR classifier on thousands of images: peak memory and time",
-        "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/fit_memory.py`.",
-        "",
-        "Reproduce (from the repository root):",
-        "",
-        "```",
-        command.strip(),
-        "```",
-        "",
+    lines = report_head('Fitting the DDR classifier on thousands of images: peak memory and time', 'fit_memory.py', argv) + [
         f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
         f"torch {reports[0]['threads']} intra-op threads, OMP_WAIT_POLICY={reports[0]['omp']}, numpy BLAS threads "
         f"{args.blas_threads if args.blas_threads > 0 else 'default (all cores)'}. The CPUs were "

@@ -36,3 +36,29 @@ def blas_single_thread():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def batch_job_options(noun):
+    """The options shared by the batch commands (``classify``, ``extract``): failure handling,
+    the pixel limit, the batch size and the Dask cluster. ``noun`` names what one call gets."""
+
+    def decorate(command):
+        options = [
+            click.option("--strict", is_flag=True, help="Stop at the first file that fails (exit status 2)."),
+            click.option("--max-pixels", type=click.IntRange(min=0), default=None,
+                         help="Refuse images with more pixels (default 100 million; 0: no limit)."),
+            click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+                         help=f"Images per {noun} call."),
+            click.option("--scheduler", default=None, metavar="ADDRESS",
+                         help="Run on a Dask distributed cluster (e.g. tcp://host:8786); needs "
+                              "ddriqa[distributed]. Workers must read the images (and a model or weights "
+                              "file) under the same absolute paths."),
+            click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
+                         help="With --scheduler: images per cluster task."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+

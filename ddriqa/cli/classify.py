@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ddriqa.cli._common import blas_single_thread, log, progress
+from ddriqa.cli._common import batch_job_options, blas_single_thread, log, progress
 
 # Exit statuses (documented in the command's help)
 EXIT_OK = 0
@@ -41,16 +41,7 @@ def list_inputs(folder, recursive):
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run: skip images already in --output.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
-@click.option("--strict", is_flag=True, help="Stop at the first file that fails (exit status 2).")
-@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
-              help="Refuse images with more pixels (default 100 million; 0: no limit).")
-@click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Images per model call.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on a Dask distributed cluster (e.g. tcp://host:8786); needs ddriqa[distributed]. "
-                   "Workers must read the images and the model file under the same absolute paths.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="With --scheduler: images per cluster task.")
+@batch_job_options("model")
 def classify(folder, output, model_name, recursive, resume, overwrite, strict, max_pixels, batch_size,
              scheduler, chunk_size):
     """Identify the distortion (jp2k, jpeg, wn, gblur, fastfading) of each image in FOLDER.

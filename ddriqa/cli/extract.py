@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import log, progress
+from ddriqa.cli._common import batch_job_options, log, progress
 from ddriqa.cli.classify import EXIT_SOME_ERRORS, fail, list_inputs
 
 
@@ -36,16 +36,7 @@ def build_extractor(features, weights="srgan_x4_gr", layer="ResBlock16", crop=96
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --weights random.")
 @click.option("-r", "--recursive", is_flag=True, help="Also read images in subfolders.")
-@click.option("--strict", is_flag=True, help="Stop at the first file that fails (exit status 2).")
-@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
-              help="Refuse images with more pixels (default 100 million; 0: no limit).")
-@click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Images per extractor call.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on a Dask distributed cluster (e.g. tcp://host:8786); needs ddriqa[distributed]. "
-                   "Workers must read the images (and a weights file) under the same absolute paths.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="With --scheduler: images per cluster task.")
+@batch_job_options("extractor")
 def extract(data, output, features, weights, layer, crop, pad, device, seed, recursive, strict, max_pixels, batch_size,
             scheduler, chunk_size):
     """Write the raw features of every image in DATA (a folder or one image) to a .npy file.
