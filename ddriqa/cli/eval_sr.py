@@ -34,7 +34,6 @@ def eval_sr(weights, data_dir, output, tile, device):
     import csv
     import sys
 
-    import torch
 
     from ddriqa.degradations.resize import imresize
     from ddriqa.errors import DDRIQAError, ImageReadError
@@ -44,10 +43,10 @@ def eval_sr(weights, data_dir, output, tile, device):
     from ddriqa.training.inference import upscale_image
     from ddriqa.training.validation import psnr_y
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    from ddriqa.device import resolve_device
+
     try:
-        model = load_generator(weights, device=device).requires_grad_(False)
+        model = load_generator(weights, device=resolve_device(device)).requires_grad_(False)
     except DDRIQAError as exc:
         log(f"error: {exc}")
         raise SystemExit(EXIT_FAILURE)

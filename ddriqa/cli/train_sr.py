@@ -132,12 +132,10 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
     snaps = _parse_steps(snapshot_steps)
     out = Path(out_dir)
     run_name = run_name or out.name
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    from ddriqa.device import resolve_device
+
     try:
-        dev = torch.device(device)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            _fail("--device cuda but CUDA is not available")
+        dev = resolve_device(device)  # an InputError (unknown device, no CUDA) ends below as exit 2
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick the fastest kernels
         resuming = resume and (out / "checkpoint" / "generator.safetensors").is_file()

@@ -37,17 +37,15 @@ def upscale(input_dir, output_dir, weights, tile, overlap, recursive, device, ov
     """
     from pathlib import Path
 
-    import torch
-
     from ddriqa.errors import DDRIQAError, ImageReadError
     from ddriqa.io import list_images, read_image, write_image
     from ddriqa.models.weights import load_generator
     from ddriqa.training.inference import upscale_image
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    from ddriqa.device import resolve_device
+
     try:
-        model = load_generator(weights, device=device).requires_grad_(False)
+        model = load_generator(weights, device=resolve_device(device)).requires_grad_(False)
     except DDRIQAError as exc:
         log(f"error: {exc}")
         raise SystemExit(EXIT_FAILURE)

@@ -33,11 +33,11 @@ import math
 import numpy as np
 
 from ddriqa.degradations._checks import check_rng, check_uint8_image
+from ddriqa.datasets.live import LIVE_FOLDERS as LIVE_CLASSES  # the one list of the five classes
 from ddriqa.errors import InputError
 
 __all__ = ["LIVE_CLASSES", "LIVE_RANGES", "LIVE_LOG_UNIFORM", "sample_live_param", "apply_live"]
 
-LIVE_CLASSES = ("jp2k", "jpeg", "wn", "gblur", "fastfading")
 
 #: Published parameter range (low, high) of each class (Sheikh et al. 2006; LIVE Release 2 readme).
 LIVE_RANGES = {

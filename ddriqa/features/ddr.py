@@ -182,17 +182,9 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _resolve_device(self):
-        import torch
+        from ddriqa.device import resolve_device
 
-        if self.device == "auto" or self.device is None:
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r} ({exc})") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(f"device {self.device!r} requested but CUDA is not available")
-        return device
+        return resolve_device(self.device)
 
     def _build_model(self):
         import torch
