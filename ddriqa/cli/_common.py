@@ -62,3 +62,13 @@ def batch_job_options(noun):
 
     return decorate
 
+
+def connect_scheduler(address, chunk_size):
+    """Connect to the Dask scheduler at ``address`` and say so on stderr (``--scheduler``)."""
+    from ddriqa.cluster import connect
+
+    client = connect(address)
+    log(f"running on the Dask cluster at {address} ({len(client.nthreads())} workers), "
+        f"{chunk_size} images per task")
+    return client
+

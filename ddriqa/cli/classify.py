@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ddriqa.cli._common import batch_job_options, blas_single_thread, log, progress
+from ddriqa.cli._common import batch_job_options, blas_single_thread, connect_scheduler, log, progress
 
 # Exit statuses (documented in the command's help)
 EXIT_OK = 0
@@ -97,12 +97,10 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
     client = runner = None
     try:
         if scheduler:
-            from ddriqa.cluster import classify_runner, connect
+            from ddriqa.cluster import classify_runner
             from ddriqa.model_names import resolve_model_name
 
-            client = connect(scheduler)
-            log(f"running on the Dask cluster at {scheduler} ({len(client.nthreads())} workers), "
-                f"{chunk_size} images per task")
+            client = connect_scheduler(scheduler, chunk_size)
             runner = classify_runner(client, resolve_model_name(model_name or DEFAULT_MODEL), batch_size=batch_size,
                                      max_pixels=max_pixels, chunk_size=chunk_size, strict=strict)
         with bar, blas_single_thread():

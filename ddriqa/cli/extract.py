@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import batch_job_options, log, progress
+from ddriqa.cli._common import batch_job_options, connect_scheduler, log, progress
 from ddriqa.cli.classify import EXIT_SOME_ERRORS, fail, list_inputs
 
 
@@ -73,11 +73,9 @@ def extract(data, output, features, weights, layer, crop, pad, device, seed, rec
     client = runner = None
     try:
         if scheduler:
-            from ddriqa.cluster import connect, extract_runner
+            from ddriqa.cluster import extract_runner
 
-            client = connect(scheduler)
-            log(f"running on the Dask cluster at {scheduler} ({len(client.nthreads())} workers), "
-                f"{chunk_size} images per task")
+            client = connect_scheduler(scheduler, chunk_size)
             spec = dict(features=features, weights=weights, layer=layer, crop=crop, pad=pad, device=device,
                         seed=seed)
             runner = extract_runner(client, spec, batch_size=batch_size, max_pixels=max_pixels,
