@@ -15,8 +15,8 @@ for:
 Then the degree-discrimination table (paper Table 7) at ResBlock16: clean-blur-noise,
 noise{5,10,30}, noise{10,30}, noise{10,20}, blur{1,4}.
 
-Trained backbones do not exist yet; their rows are to be added with ``--weights NAME`` (repeatable)
-once trained weights are shipped.
+Trained networks are added with ``--weights NAME_OR_PATH`` or ``--weights "LABEL=PATH"``
+(repeatable): their rows join both tables, and one PNG of their four layers is written per network.
 
 Usage (from the repository root; about 4 minutes on 2 CPU cores)::
 
@@ -80,6 +80,10 @@ def to_markdown(df, index=True):
     return "\n".join([head, sep, *body])
 
 
+def _slug(text):
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
 def save_grid(results, path, title):
     from matplotlib.figure import Figure
 
@@ -103,7 +107,8 @@ def main(argv=None):
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", action="append", default=[], help="trained weights to add (name or path)")
+    p.add_argument("--weights", action="append", default=[],
+                   help="trained weights to add: NAME, PATH or LABEL=PATH (repeatable)")
     p.add_argument("--out", default="benchmarks/results/analysis")
     args = p.parse_args(argv)
 
@@ -132,8 +137,11 @@ def main(argv=None):
         "SRResNet-woGR random init (seed 0)": random_backbone(0, global_residual=False),
         "SRResNet-wGR random init (seed 1)": random_backbone(1, global_residual=True),
     }
+    trained = []
     for w in args.weights:
-        nets[f"{w} (trained)"] = load_backbone(w)
+        label, _, path = w.rpartition("=") if "=" in w else (f"{w} (trained)", "", w)
+        nets[label] = load_backbone(path)
+        trained.append(label)
 
     # --- cross-degradation: clean / blur / noise, four layers ---
     ts = make_test_sets(hr, "clean,blur,noise", seed=args.seed, patch=32, names=names)
@@ -149,6 +157,9 @@ def main(argv=None):
             log(f"{name} {layer}: {res[layer][1].format('chi')}  ({time.perf_counter() - t0:.0f}s)")
         if name.startswith("SRResNet-wGR random init (seed 0)"):
             shown = [(layer, res[layer], labels) for layer in LAYERS]
+        if name in trained:
+            save_grid([(layer, res[layer], labels) for layer in LAYERS], out / f"trained_{_slug(name)}_layers.png",
+                      f"{name}, BSDS500-val 32x32 LR patches")
     base = feats_cache["SRResNet-wGR random init (seed 0)"]
     rel = {k: float(np.linalg.norm(base[k] - base["Conv1"]) / np.linalg.norm(base["Conv1"])) for k in LAYERS}
     log(f"relative distance of each layer's features from Conv1 (wGR seed 0): {rel}")
@@ -171,7 +182,7 @@ def main(argv=None):
               "SRResNet random init (seed 0; wGR = woGR features), BSDS500-val 32x32 LR patches")
 
     # --- degree discrimination (Table 7) at ResBlock16 ---
-    deg_rows, deg_shown = [], []
+    deg_rows, deg_shown, deg_trained = [], [], {}
     deg_models = {k: v for k, v in nets.items() if "seed 1" not in k and "woGR" not in k}
     for sets in DEGREE_SETS:
         ds = make_test_sets(hr, sets, seed=args.seed, patch=32, names=names)
@@ -182,6 +193,8 @@ def main(argv=None):
             log(f"{name} {sets}: {r[1].format('chi')}  ({time.perf_counter() - t0:.0f}s)")
             if name.startswith("SRResNet-wGR random init (seed 0)") and sets != "clean,blur,noise":
                 deg_shown.append((sets, r, ds.labels))
+            if name in trained and sets != "clean,blur,noise":
+                deg_trained.setdefault(name, []).append((sets, r, ds.labels))
         r = measure(pixels(ds.images), ds.labels, args.runs, args.seed)["pixels"]
         deg_rows.append({"model": "LR pixels (no network)", "sets": sets, "layer": "input", **r[1].as_row()})
         log(f"pixels {sets}: {r[1].format('chi')}")
@@ -193,6 +206,9 @@ def main(argv=None):
     deg.to_csv(out / "degrees.csv", index=False)
     save_grid(deg_shown, out / "random_init_degrees_resblock16.png",
               "SRResNet-wGR random init (seed 0), ResBlock16: degradation degrees")
+    for name, shown_t in deg_trained.items():
+        save_grid(shown_t, out / f"trained_{_slug(name)}_degrees_resblock16.png",
+                  f"{name}, ResBlock16: degradation degrees")
     log(f"total {time.perf_counter() - t0:.0f}s")
 
     fmt = lambda r: f"{r['chi_mean']:.2f} ± {r['chi_std']:.2f}"  # noqa: E731

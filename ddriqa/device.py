@@ -40,3 +40,40 @@ def resolve_device(device="auto"):
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but CUDA is not available")
     return resolved
+
+
+def describe_device(device):
+    """A human-readable name of the hardware behind ``device``, for provenance records.
+
+    Parameters
+    ----------
+    device : str or torch.device
+
+    Returns
+    -------
+    str
+        E.g. ``"NVIDIA H100 80GB HBM3"`` or ``"cpu: AMD EPYC 7B13 (2 threads)"``.
+
+    Examples
+    --------
+    >>> from ddriqa.device import describe_device
+    >>> describe_device("cpu").startswith("cpu")
+    True
+    """
+    import platform
+
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{device.type}: {model} ({torch.get_num_threads()} threads)"

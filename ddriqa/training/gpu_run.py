@@ -205,9 +205,9 @@ def main(argv=None):
     if not cuda:
         args.device = "cpu"
     if args.bench is not None:
-        results = [bench(args.bench, device=args.device)]
-        if cuda:
-            results.append(bench(args.bench, device=args.device, amp=False, channels_last=False))
+        # the defaults, then the contiguous-layout float32 reference, on either device
+        results = [bench(args.bench, device=args.device),
+                   bench(args.bench, device=args.device, amp=False, channels_last=False)]
         for r in results:
             _log(f"bench: {json.dumps(r)}")
         return 0

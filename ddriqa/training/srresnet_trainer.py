@@ -3,8 +3,8 @@
 Adam (lr 2e-4, betas 0.9/0.99), batch 16, LR patches 32x32 (HR 128x128 at x4), the step
 schedule halving the rate at 100k/300k/500k/600k of 600k scaled to the run length
 (:data:`ddriqa.training.schedules.SRRESNET_SCHEDULE`). On CUDA the forward pass runs under bf16
-autocast (the loss in float32) and the network in channels_last memory format; on the CPU
-everything is float32. ``compile=True`` wraps the forward pass in ``torch.compile`` (off by
+autocast (the loss in float32); on the CPU everything is float32. On both, the network runs in
+channels_last memory format (on 2 CPU cores 1.35x the contiguous layout's training speed). ``compile=True`` wraps the forward pass in ``torch.compile`` (off by
 default). A run folder holds:
 
 * ``checkpoint/`` -- see :mod:`ddriqa.training.checkpoint` (exact resume);
@@ -27,9 +27,9 @@ from ddriqa.training.schedules import SRRESNET_SCHEDULE
 __all__ = ["SRResNetTrainer"]
 
 
-def _resolve_flag(value, device, name):
+def _resolve_flag(value, device, name, auto_on_cpu=False):
     if value == "auto":
-        return device.type == "cuda"
+        return device.type == "cuda" or auto_on_cpu
     if value in (True, False):
         return bool(value)
     raise InputError(f"{name} must be 'auto', True or False, got {value!r}")
@@ -53,6 +53,7 @@ class SRResNetTrainer:
     amp : {"auto", True, False}
         bf16 autocast ("auto": on CUDA only).
     channels_last : {"auto", True, False}
+        Network and batches in channels_last memory format ("auto": on CUDA and on the CPU).
     compile : bool, default=False
     val_pairs : dict, optional
         ``{set: [(name, hr, lr), ...]}`` from :func:`ddriqa.training.validation.load_validation_pairs`.
@@ -121,7 +122,8 @@ class SRResNetTrainer:
         self.out_dir = Path(out_dir)
         self.schedule = schedule if schedule is not None else self.default_schedule.scaled(self.iterations)
         self.amp = _resolve_flag(amp, self.device, "amp")
-        self.channels_last = _resolve_flag(channels_last, self.device, "channels_last")
+        # channels_last also pays on the CPU: 1.16 vs 0.86 it/s, full SRResNet, batch 16, 2 cores (oneDNN)
+        self.channels_last = _resolve_flag(channels_last, self.device, "channels_last", auto_on_cpu=True)
         self.val_pairs = val_pairs or {}
         self.val_every = val_every
         self.snapshot_steps = sorted({int(s) for s in snapshot_steps})
@@ -141,6 +143,8 @@ class SRResNetTrainer:
         self._loss_n = 0
         self._t_start = time.time()
         self._elapsed_before = 0.0
+        self._segments_before = []  # earlier sessions of this run (device, steps, seconds)
+        self._segment_start = 0
 
     # -- building blocks -----------------------------------------------------------------
     def _make_optimizer(self, params, betas):
@@ -195,7 +199,30 @@ class SRResNetTrainer:
             "iterations": self.iterations,
             "schedule": {"base_lr": self.schedule.base_lr, "milestones": list(self.schedule.milestones), "gamma": self.schedule.gamma},
             "elapsed_s": self._elapsed(),
+            "segments": self.segments(),
         }
+
+    def segments(self):
+        """Where this run's steps were trained: one dict per session (resume), the current one last.
+
+        Each has ``from_step``, ``to_step``, ``seconds``, ``device`` (hardware name), ``amp``,
+        ``channels_last`` and ``torch``, so that provenance can say which steps ran on which
+        hardware when CPU and GPU sessions add up to one run.
+        """
+        import torch
+
+        from ddriqa.device import describe_device
+
+        current = {
+            "from_step": self._segment_start,
+            "to_step": self.step,
+            "seconds": round(time.time() - self._t_start, 1),
+            "device": describe_device(self.device),
+            "amp": bool(self.amp),
+            "channels_last": bool(self.channels_last),
+            "torch": torch.__version__,
+        }
+        return self._segments_before + ([current] if self.step > self._segment_start else [])
 
     def _elapsed(self):
         return self._elapsed_before + (time.time() - self._t_start)
@@ -231,6 +258,9 @@ class SRResNetTrainer:
         self.sampler.load_state_dict(user["sampler"])
         self._elapsed_before = float(user.get("elapsed_s", 0.0))
         self._t_start = time.time()
+        unknown = [{"from_step": 0, "to_step": self.step, "device": "not recorded (state saved before segment logging)"}]
+        self._segments_before = list(user.get("segments") or (unknown if self.step else []))
+        self._segment_start = self.step
         if not state.get("exact", True):
             self._log(f"[{self.run_name or self.arch}] resumed at step {self.step} (inexact: no Adam moments, or a compact discriminator)")
         else:
@@ -290,6 +320,7 @@ class SRResNetTrainer:
             schedule={"base_lr": self.schedule.base_lr, "milestones": list(self.schedule.milestones)},
             validation_psnr_y=self.last_val_,
             train_seconds=round(self._elapsed(), 1),
+            segments=self.segments(),
             **self._provenance_extra(),
             **self.provenance,
         )

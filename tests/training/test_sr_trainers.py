@@ -80,6 +80,25 @@ def test_srresnet_resume_reproduces_uninterrupted_run(pairs, tmp_path):
     assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
 
 
+def test_resumed_run_records_one_segment_per_session(pairs, tmp_path):
+    import json
+
+    part = _srresnet(pairs, tmp_path)
+    part.fit(stop_at=3)
+    resumed = _srresnet(pairs, tmp_path)
+    resumed.resume()
+    resumed.fit(stop_at=5)
+    segs = resumed.segments()
+    assert [(s["from_step"], s["to_step"]) for s in segs] == [(0, 3), (3, 5)]
+    assert all(s["device"].startswith("cpu") and s["amp"] is False for s in segs)
+    # the segments travel in the checkpoint and land in the exported provenance
+    again = _srresnet(pairs, tmp_path)
+    again.resume()
+    assert [(s["from_step"], s["to_step"]) for s in again.segments()] == [(0, 3), (3, 5)]
+    prov = json.loads((tmp_path / "generator.json").read_text(encoding="utf-8"))
+    assert [(s["from_step"], s["to_step"]) for s in prov["segments"]] == [(0, 3), (3, 5)]
+
+
 def test_srgan_resume_reproduces_uninterrupted_run(pairs, tmp_path):
     full = _srgan(pairs, tmp_path / "full")
     full.fit()
