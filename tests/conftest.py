@@ -42,7 +42,7 @@ def rng():
 
 
 # ------------------------------------------------------------------ the bad-input corpus (issue 9)
-def _easy_degrade(img, kind, rng):
+def easy_degrade(img, kind, rng):
     """A strong, easy-to-tell distortion of a uint8 RGB image (gblur, wn or jpeg)."""
     import cv2
 
@@ -89,7 +89,7 @@ def make_bad_input_corpus(folder):
 
     # plain good images, one per distortion look
     for i, kind in enumerate(("gblur", "wn", "jpeg")):
-        Image.fromarray(_easy_degrade(rgb(i), kind, rng)).save(folder / f"plain_{kind}.png")
+        Image.fromarray(easy_degrade(rgb(i), kind, rng)).save(folder / f"plain_{kind}.png")
         good.append(f"plain_{kind}.png")
     # formats and pixel modes that must decode
     cv2.imwrite(str(folder / "deep16.png"), (rgb(10).astype(np.uint16) * 257)[:, :, ::-1])

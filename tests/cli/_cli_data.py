@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+from conftest import easy_degrade as degrade
 from conftest import textured_image
 from PIL import Image
 
 TINY_CLASSES = ("gblur", "jpeg", "wn")
-
-
-def degrade(img, kind, rng):
-    """A strong, easy-to-tell distortion of a uint8 RGB image."""
-    if kind == "gblur":
-        return cv2.GaussianBlur(img, (0, 0), 2.0)
-    if kind == "wn":
-        return np.clip(img + rng.normal(0, 30, img.shape), 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 8])
-    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
 def make_tiny_live(root, n_refs=5, per_ref=2, size=(48, 48), seed=0):

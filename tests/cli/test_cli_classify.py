@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, make_bad_input_corpus, textured_image
+from conftest import REPO, easy_degrade, make_bad_input_corpus, textured_image
 from PIL import Image
 
 from ddriqa.cli import main
@@ -21,14 +21,6 @@ from ddriqa.io import read_image
 
 # ----------------------------------------------------------------------------- helpers
 
-
-def _degrade(img, kind, rng):
-    if kind == "gblur":
-        return cv2.GaussianBlur(img, (0, 0), 2.0)
-    if kind == "wn":
-        return np.clip(img + rng.normal(0, 30, img.shape), 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 8])
-    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
 def fit_tiny_brisque_model(path):
@@ -41,7 +33,7 @@ def fit_tiny_brisque_model(path):
     for i in range(8):
         ref = textured_image(48, 48, seed=100 + i)
         for kind in ("gblur", "wn", "jpeg"):
-            X.append(_degrade(ref, kind, rng))
+            X.append(easy_degrade(ref, kind, rng))
             y.append(kind)
     model = make_brisque_classifier(cv=2, C_grid=[1.0, 10.0], gamma_grid=[0.1, 1.0]).fit(X, y)
     save_classifier(model, path)
@@ -66,7 +58,7 @@ def tiny_ddr_model(tmp_path_factory):
     for i in range(4):
         ref = textured_image(40, 40, seed=500 + i)
         for kind in ("gblur", "wn", "jpeg"):
-            X.append(_degrade(ref, kind, rng))
+            X.append(easy_degrade(ref, kind, rng))
             y.append(kind)
     model = make_ddr_classifier(weights="random", layer="Conv1", crop=16, n_components=5,
                                 device="cpu", random_state=0).fit(X, y)

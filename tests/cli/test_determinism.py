@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, _easy_degrade, textured_image
+from conftest import REPO, easy_degrade, textured_image
 from PIL import Image
 
 
@@ -23,7 +23,7 @@ def _images(folder, n=4, size=(40, 48)):
     rng = np.random.default_rng(11)
     kinds = ("gblur", "wn", "jpeg")
     for i in range(n):
-        img = _easy_degrade(textured_image(*size, seed=700 + i), kinds[i % 3], rng)
+        img = easy_degrade(textured_image(*size, seed=700 + i), kinds[i % 3], rng)
         Image.fromarray(img).save(folder / f"img{i}.png")
     return folder
 
@@ -62,7 +62,7 @@ def test_random_ddr_classify_is_bitwise_reproducible(tmp_path):
     for i in range(4):
         ref = textured_image(40, 40, seed=900 + i)
         for kind in ("gblur", "wn", "jpeg"):
-            X.append(_easy_degrade(ref, kind, rng))
+            X.append(easy_degrade(ref, kind, rng))
             y.append(kind)
     model = make_ddr_classifier(weights="random", layer="ResBlock2", crop=24, n_components=5,
                                 device="cpu", random_state=3).fit(X, y)
