@@ -134,3 +134,22 @@ def test_metadata_without_arch(tmp_path):
     load_weights(_tiny(seed=3), path)  # plain files load into a built network
     with pytest.raises(ModelFileError, match="architecture"):
         load_generator(path)
+
+
+def test_every_committed_weights_file_has_matching_provenance():
+    """Each .safetensors under weights/ (shipped backbones, resume states, snapshots) has a
+    provenance JSON beside it that names its data, iterations, losses and validation figures and
+    whose sha256 is the file's."""
+    from conftest import REPO
+
+    files = sorted((REPO / "weights").rglob("*.safetensors"))
+    for path in files:
+        prov = path.with_suffix(".json")
+        assert prov.is_file(), f"{path} has no provenance file {prov.name}"
+        record = json.loads(prov.read_text(encoding="utf-8"))
+        assert record["sha256"] == sha256_file(path), path
+        missing = {"data", "iterations", "step"} - set(record)
+        assert not missing, f"{prov}: missing {sorted(missing)}"
+        assert {"loss", "losses"} & set(record), f"{prov}: no loss"  # the trainer writes "loss"
+        assert {"validation", "validation_psnr_y"} & set(record), f"{prov}: no validation figures"
+
