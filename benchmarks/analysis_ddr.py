@@ -17,6 +17,9 @@ noise{5,10,30}, noise{10,30}, noise{10,20}, blur{1,4}.
 
 Trained networks are added with ``--weights NAME_OR_PATH`` or ``--weights "LABEL=PATH"``
 (repeatable): their rows join both tables, and one PNG of their four layers is written per network.
+With ``--add`` only the ``--weights`` networks are measured and their rows are merged into the CSVs
+already in ``--out`` (the rows of every other model are kept as they were measured), so a newly
+trained network joins an existing analysis in a couple of minutes.
 
 Usage (from the repository root; about 4 minutes on 2 CPU cores)::
 
@@ -110,7 +113,11 @@ def main(argv=None):
     p.add_argument("--weights", action="append", default=[],
                    help="trained weights to add: NAME, PATH or LABEL=PATH (repeatable)")
     p.add_argument("--out", default="benchmarks/results/analysis")
+    p.add_argument("--add", action="store_true",
+                   help="measure only the --weights networks and merge their rows into the CSVs already in --out")
     args = p.parse_args(argv)
+    if args.add and not args.weights:
+        p.error("--add needs at least one --weights")
 
     import torch
 
@@ -126,6 +133,10 @@ def main(argv=None):
     if not out.is_absolute():
         out = REPO / out
     out.mkdir(parents=True, exist_ok=True)
+    if args.add:
+        missing = [n for n in ("cross_degradation.csv", "degrees.csv") if not (out / n).is_file()]
+        if missing:
+            p.error(f"--add: {out} has no {' or '.join(missing)} to add rows to (run once without --add)")
     files = list_images(root / args.subset)[: args.limit]
     hr = [read_image(f) for f in files]
     names = [f.stem for f in files]
@@ -151,6 +162,8 @@ def main(argv=None):
     for name, net in nets.items():
         feats = extract_layer_features(net, ts.images, LAYERS)
         feats_cache[name] = feats
+        if args.add and name not in trained:
+            continue  # its rows are kept from the earlier run; the features serve the checks below
         res = measure(feats, labels, args.runs, args.seed)
         for layer in LAYERS:
             rows.append({"model": name, "layer": layer, **res[layer][1].as_row()})
@@ -166,25 +179,21 @@ def main(argv=None):
     a, b = feats_cache["SRResNet-wGR random init (seed 0)"], feats_cache["SRResNet-woGR random init (seed 0)"]
     identical = all(np.array_equal(a[k], b[k]) for k in LAYERS)
     log(f"wGR and woGR features at random init identical (same seed): {identical}")
-    res = measure(pixels(ts.images), labels, args.runs, args.seed)
-    controls = [("LR pixels", res["pixels"], labels)]
-    rows.append({"model": "LR pixels (no network)", "layer": "input", **res["pixels"][1].as_row()})
-    log(f"pixels: {res['pixels'][1].format('chi')}")
-    res = measure(laplacian_control(ts.images), labels, args.runs, args.seed)
-    rows.append({"model": "sorted abs-Laplacian (hand-crafted control)", "layer": "input",
-                 **res["sorted abs-Laplacian"][1].as_row()})
-    log(f"laplacian control: {res['sorted abs-Laplacian'][1].format('chi')}")
-    controls.append(("sorted abs-Laplacian", res["sorted abs-Laplacian"], labels))
-    save_grid(controls, out / "controls_input.png", "No network: raw LR pixels vs a hand-crafted control")
-    cross = pd.DataFrame(rows)
+    if args.add:
+        cross = merge_rows(out / "cross_degradation.csv", rows, trained)
+    else:
+        cross = controls_cross(ts, labels, rows, shown, args, out)
     cross.to_csv(out / "cross_degradation.csv", index=False)
-    save_grid(shown, out / "random_init_wgr_layers.png",
-              "SRResNet random init (seed 0; wGR = woGR features), BSDS500-val 32x32 LR patches")
 
     # --- degree discrimination (Table 7) at ResBlock16 ---
     deg_rows, deg_shown, deg_trained = [], [], {}
-    deg_models = {k: v for k, v in nets.items() if "seed 1" not in k and "woGR" not in k}
+    # random woGR features equal random wGR ones (same seed), so that row would repeat itself
+    deg_models = {k: v for k, v in nets.items() if k in trained or k == "SRResNet-wGR random init (seed 0)"}
+    if args.add:
+        deg_models = {k: v for k, v in deg_models.items() if k in trained}
     for sets in DEGREE_SETS:
+        if not deg_models:
+            break
         ds = make_test_sets(hr, sets, seed=args.seed, patch=32, names=names)
         for name, net in deg_models.items():
             feats = extract_layer_features(net, ds.images, ["ResBlock16"])
@@ -195,6 +204,8 @@ def main(argv=None):
                 deg_shown.append((sets, r, ds.labels))
             if name in trained and sets != "clean,blur,noise":
                 deg_trained.setdefault(name, []).append((sets, r, ds.labels))
+        if args.add:
+            continue
         r = measure(pixels(ds.images), ds.labels, args.runs, args.seed)["pixels"]
         deg_rows.append({"model": "LR pixels (no network)", "sets": sets, "layer": "input", **r[1].as_row()})
         log(f"pixels {sets}: {r[1].format('chi')}")
@@ -202,15 +213,45 @@ def main(argv=None):
         deg_rows.append({"model": "sorted abs-Laplacian (hand-crafted control)", "sets": sets, "layer": "input",
                          **r[1].as_row()})
         log(f"laplacian control {sets}: {r[1].format('chi')}")
-    deg = pd.DataFrame(deg_rows)
+    deg = merge_rows(out / "degrees.csv", deg_rows, trained) if args.add else pd.DataFrame(deg_rows)
     deg.to_csv(out / "degrees.csv", index=False)
-    save_grid(deg_shown, out / "random_init_degrees_resblock16.png",
-              "SRResNet-wGR random init (seed 0), ResBlock16: degradation degrees")
+    if deg_shown:
+        save_grid(deg_shown, out / "random_init_degrees_resblock16.png",
+                  "SRResNet-wGR random init (seed 0), ResBlock16: degradation degrees")
     for name, shown_t in deg_trained.items():
         save_grid(shown_t, out / f"trained_{_slug(name)}_degrees_resblock16.png",
                   f"{name}, ResBlock16: degradation degrees")
     log(f"total {time.perf_counter() - t0:.0f}s")
+    report(cross, deg, identical, rel)
 
+
+def merge_rows(csv_path, new_rows, models):
+    """The rows of ``csv_path`` without those of ``models``, then ``new_rows`` (same columns)."""
+    old = pd.read_csv(csv_path)
+    new = pd.DataFrame(new_rows)
+    kept = old[~old["model"].isin(models)]
+    return pd.concat([kept, new], ignore_index=True)[list(old.columns)]
+
+
+def controls_cross(ts, labels, rows, shown, args, out):
+    """Add the no-network rows (raw pixels, hand-crafted control) and write the random-init plots."""
+    res = measure(pixels(ts.images), labels, args.runs, args.seed)
+    controls = [("LR pixels", res["pixels"], labels)]
+    rows.append({"model": "LR pixels (no network)", "layer": "input", **res["pixels"][1].as_row()})
+    log(f"pixels: {res['pixels'][1].format('chi')}")
+    res = measure(laplacian_control(ts.images), labels, args.runs, args.seed)
+    rows.append({"model": "sorted abs-Laplacian (hand-crafted control)", "layer": "input",
+                 **res["sorted abs-Laplacian"][1].as_row()})
+    log(f"laplacian control: {res['sorted abs-Laplacian'][1].format('chi')}")
+    controls.append(("sorted abs-Laplacian", res["sorted abs-Laplacian"], labels))
+    save_grid(controls, out / "controls_input.png", "No network: raw LR pixels vs a hand-crafted control")
+    save_grid(shown, out / "random_init_wgr_layers.png",
+              "SRResNet random init (seed 0; wGR = woGR features), BSDS500-val 32x32 LR patches")
+    return pd.DataFrame(rows)
+
+
+def report(cross, deg, identical, rel):
+    """Print the markdown tables of ``benchmarks/results/analysis.md`` to stdout."""
     fmt = lambda r: f"{r['chi_mean']:.2f} ± {r['chi_std']:.2f}"  # noqa: E731
     print("## Cross-degradation (clean / blur / noise), CHI mean ± std over runs\n")
     tab = cross.assign(chi=cross.apply(fmt, axis=1)).pivot(index="model", columns="layer", values="chi")

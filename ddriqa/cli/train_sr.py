@@ -73,6 +73,8 @@ def load_training_images(sources, log_fn=log):
               help="LR patch side (HR patch = 4x; the discriminator's input size follows).")
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=None,
               help="Wall-clock budget: stop cleanly, checkpoint and export when spent.")
+@click.option("--stop-at", type=click.IntRange(min=1), default=None,
+              help="Stop at this global step (< --iterations), e.g. to train a twin to the same step as its sibling.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the init and the patch sampler.")
 @click.option("--num-features", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--num-blocks", type=click.IntRange(min=0), default=16, show_default=True)
@@ -97,7 +99,7 @@ def load_training_images(sources, log_fn=log):
               help="Shard checkpoint files above this size.")
 @click.option("--name", "run_name", default=None, help="Run label in logs (default: the OUT folder's name).")
 def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val_root, val_pack, val_sets, val_every,
-             batch_size, lr_patch, max_minutes, seed, num_features, num_blocks, tiny, d_features, vgg_weights, d_dtype,
+             batch_size, lr_patch, max_minutes, stop_at, seed, num_features, num_blocks, tiny, d_features, vgg_weights, d_dtype,
              d_optimizer_state, snapshot_steps, checkpoint_every, log_every, device, amp, use_compile, max_file_mib,
              run_name):
     """Train a x4 SR backbone (SRResNet with L1, or SRGAN) on HR images, resumably.
@@ -201,7 +203,7 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
                                    save_d_optimizer=d_optimizer_state, **common)
         if resuming:
             trainer.resume()
-        summary = trainer.fit(max_minutes=max_minutes)
+        summary = trainer.fit(max_minutes=max_minutes, stop_at=stop_at)
     except DDRIQAError as exc:
         _fail(str(exc))
     summary["run"] = run_name

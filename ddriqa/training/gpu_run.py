@@ -116,6 +116,8 @@ def _command(run, args, work):
            "--log-every", str(args.log_every), "--device", args.device, "--checkpoint-every", str(args.checkpoint_every)]
     if args.val_pack:
         cmd += ["--val-pack", args.val_pack, "--val-sets", args.val_sets, "--val-every", str(args.val_every)]
+    if args.stop_at:
+        cmd += ["--stop-at", str(args.stop_at)]
     if args.tiny:
         cmd += ["--tiny", "--lr-patch", "8"]
     return cmd + RUNS[run]
@@ -177,6 +179,8 @@ def main(argv=None):
     p.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {list(RUNS)}")
     p.add_argument("--iterations", type=int, default=100_000,
                    help="nominal run length: the lr milestones are scaled to it (keep it the same across resumes)")
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="stop each run at this global step (e.g. to match a twin run); default: --iterations")
     p.add_argument("--val-every", type=int, default=5000)
     p.add_argument("--checkpoint-every", type=int, default=10_000)
     p.add_argument("--snapshot-steps", default="0,2000,10000,50000,100000,300000")

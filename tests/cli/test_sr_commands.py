@@ -47,10 +47,15 @@ def test_train_sr_runs_end_to_end(trained):
 def test_train_sr_resume_continues_and_srgan_needs_init(trained, tmp_path):
     root, _ = trained
     runner = CliRunner()
-    res = runner.invoke(main, ["train-sr", "--data", str(root / "hr"), "--iterations", "5", "--out", str(root / "run"),
-                               "--resume", "--lr-patch", "8", "--batch-size", "2", "--log-every", "1", "--snapshot-steps", ""])
+    cont = ["train-sr", "--data", str(root / "hr"), "--iterations", "5", "--out", str(root / "run"),
+            "--resume", "--lr-patch", "8", "--batch-size", "2", "--log-every", "1", "--snapshot-steps", ""]
+    res = runner.invoke(main, cont + ["--stop-at", "4"])  # stop early, e.g. to match a twin run's step
     assert res.exit_code == 0, res.output
-    assert "resumed at step 3" in res.stderr and json.loads(res.stdout.splitlines()[-1])["step"] == 5
+    summary = json.loads(res.stdout.splitlines()[-1])
+    assert "resumed at step 3" in res.stderr and summary["step"] == 4 and not summary["finished"]
+    res = runner.invoke(main, cont)
+    assert res.exit_code == 0, res.output
+    assert "resumed at step 4" in res.stderr and json.loads(res.stdout.splitlines()[-1])["step"] == 5
     res = runner.invoke(main, ["train-sr", "--arch", "srgan", "--data", str(root / "hr"), "--iterations", "2",
                                "--out", str(tmp_path / "gan")])
     assert res.exit_code == 2 and "--init" in res.stderr

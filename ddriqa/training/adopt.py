@@ -1,0 +1,239 @@
+"""Adopt what a training run brought back into ``weights/checkpoints/``, with provenance.
+
+A GPU session has minutes, not hours, to file its results. ``gpu_run`` brings back, per run,
+``<run>.safetensors`` (float32 generator whose ``train_state`` metadata holds the whole resumable
+state), ``<run>.g_optim.safetensors`` (Adam moments; absent after a light run),
+``<run>.snap<N>.safetensors`` (float16 snapshot) and one ``val_log.csv``. This module copies them
+to the layout that lasts between sessions and writes the provenance JSON that every weights file
+under ``weights/`` must have (sha256, data, iterations, step, loss, validation figures)::
+
+    <dest>/resume/<run>.safetensors          + .json
+    <dest>/resume/<run>.g_optim.safetensors  + .g_optim.json   (removed when the source has none)
+    <dest>/resume/val_log.csv                 (rows of other runs kept, this run's replaced)
+    <dest>/snapshots/<run>_step<N>.safetensors + .json
+
+Everything but the data description and the status line is read from the files themselves
+(step, nominal iterations, schedule, seed, optimizer, training segments with their hardware).
+Y-PSNR figures come from ``val_log.csv`` and, optionally, from ``ddriqa eval-sr`` CSV outputs
+(``--eval SET=FILE``), which add the sets the run did not validate on (e.g. BSD100) and the
+bicubic reference.
+
+Usage::
+
+    python -m ddriqa.training.adopt $OUT_FILES --dest weights/checkpoints \\
+        --data "packed/sr_train.npz: ../shared/data/sr/T91 + BSDS500/train + BSDS500/test" \\
+        --eval srresnet_x4_gr:Set5=/tmp/gr_set5.csv --eval srresnet_x4_gr:BSD100=/tmp/gr_bsd.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["adopt_run_outputs", "read_eval_csv"]
+
+_LOSSES = {
+    "srresnet": ("L1", {"pixel": "L1 (weight 1)", "adversarial": None, "perceptual": None}),
+}
+_METRIC = "Y-PSNR, dB, 4-pixel border cropped, MATLAB-bicubic x4 LR"
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read_eval_csv(path):
+    """The ``mean`` row of an ``ddriqa eval-sr`` CSV: ``(psnr_y, psnr_y_bicubic)``."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("image") == "mean":
+                return float(row["psnr_y"]), float(row["psnr_y_bicubic"])
+    raise ValueError(f"{path}: no 'mean' row (is it the CSV written by ddriqa eval-sr?)")
+
+
+def _train_state(path):
+    from ddriqa.models.weights import read_metadata
+
+    meta = read_metadata(path)
+    if "train_state" not in meta:
+        raise ValueError(f"{path}: no train_state metadata (not a checkpoint generator written by ddriqa.training)")
+    state = meta["train_state"]
+    state = json.loads(state) if isinstance(state, str) else state
+    return state, meta.get("config")
+
+
+def _val_rows(path, run):
+    if not Path(path).is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if r.get("run") == run]
+
+
+def _merge_val_log(dest_log, run, rows):
+    fields = ["run", "step", "set", "psnr", "time"]
+    kept = []
+    if dest_log.is_file():
+        with open(dest_log, newline="", encoding="utf-8") as fh:
+            kept = [r for r in csv.DictReader(fh) if r.get("run") != run]
+    with open(dest_log, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows({k: r.get(k, "") for k in fields} for r in kept + rows)
+
+
+def _psnr_at(rows, step):
+    return {r["set"]: round(float(r["psnr"]), 4) for r in rows if int(r["step"]) == int(step)}
+
+
+def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=None):
+    """Copy a run's resume state, snapshot and validation log into ``dest`` with provenance.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        Folder with ``<run>.safetensors`` files (``gpu_run --out``).
+    dest : str or os.PathLike
+        Usually ``weights/checkpoints``.
+    data : list of str
+        What the run was trained on (it is not recorded in the checkpoint).
+    runs : list of str, optional
+        Which runs to adopt (default: every ``<run>.safetensors`` with a train state).
+    evals : dict, optional
+        ``{run: {set_name: eval_sr_csv_path}}``: figures measured on the adopted float32 weights.
+    status_note : str, optional
+        Appended to the status line of each file (e.g. which session trained it).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written under ``dest``.
+    """
+    from ddriqa.models.weights import write_provenance
+
+    src, dest = Path(src), Path(dest)
+    evals = evals or {}
+    candidates = sorted(p for p in src.glob("*.safetensors") if re.fullmatch(r"[A-Za-z0-9_\-]+", p.stem))
+    if runs is None:
+        runs = [p.stem for p in candidates]
+    if not runs:
+        raise ValueError(f"{src}: no <run>.safetensors files to adopt")
+    written = []
+    for run in runs:
+        weights = src / f"{run}.safetensors"
+        if not weights.is_file():
+            raise ValueError(f"{src}: no {weights.name}")
+        state, config = _train_state(weights)
+        user, step = state.get("user", {}), int(state["step"])
+        arch = user.get("arch", "srresnet")
+        if arch not in _LOSSES:
+            raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES)})")
+        loss, losses = _LOSSES[arch]
+        groups = (state.get("g_optimizer") or {}).get("param_groups") or [{}]
+        group = groups[0]
+        rows = _val_rows(src / "val_log.csv", run)
+        figures, bicubic, sources = _psnr_at(rows, step), {}, {}
+        for set_name, csv_path in (evals.get(run) or {}).items():
+            figures[set_name], bicubic[set_name] = (round(v, 4) for v in read_eval_csv(csv_path))
+            sources[set_name] = str(csv_path)
+        common = {
+            "run": run,
+            "arch": arch,
+            "config": config,
+            "data": list(data),
+            "iterations": int(user.get("iterations", step)),
+            "schedule": user.get("schedule"),
+            "seed": (user.get("sampler") or {}).get("seed"),
+            "loss": loss,
+            "losses": losses,
+            "segments": user.get("segments", []),
+            "train_seconds": round(float(user.get("elapsed_s", 0.0)), 1),
+        }
+        note = f"; {status_note}" if status_note else ""
+        resume = dest / "resume"
+        resume.mkdir(parents=True, exist_ok=True)
+        target = resume / weights.name
+        shutil.copyfile(weights, target)
+        optim_src = src / f"{run}.g_optim.safetensors"
+        optim_dst = resume / optim_src.name
+        optimizer = {"name": "Adam", "lr": group.get("lr"), "betas": group.get("betas"),
+                     "state_file": optim_dst.name if optim_src.is_file() else None}
+        validation = {"metric": _METRIC, "step": step, "psnr_y": figures, "log": "val_log.csv"}
+        if bicubic:
+            validation |= {"psnr_y_bicubic": bicubic, "eval_sr_csv": sources}
+        exact = "exact" if optim_src.is_file() else "light (no Adam moments)"
+        written.append(write_provenance(
+            target, **common, step=step, optimizer=optimizer, validation=validation, validation_psnr_y=figures,
+            status=f"interim {exact} resume state of a run in progress (step {step:,} of the nominal "
+                   f"{common['iterations']:,}); not a shipped backbone{note}"))
+        written.append(target)
+        if optim_src.is_file():
+            shutil.copyfile(optim_src, optim_dst)
+            written.append(write_provenance(
+                optim_dst, **common, step=step, optimizer=optimizer, validation=validation, pairs_with=target.name,
+                status=f"Adam moments of the generator at step {step:,}: with {target.name}, the exact resume "
+                       f"state of a run in progress; not a network{note}"))
+            written.append(optim_dst)
+        elif optim_dst.exists():
+            _log(f"adopt: {run}: no Adam moments in {src}; removing the stale {optim_dst} (a light resume follows)")
+            optim_dst.unlink()
+            optim_dst.with_suffix(".json").unlink(missing_ok=True)
+        _merge_val_log(resume / "val_log.csv", run, rows)
+        written.append(resume / "val_log.csv")
+        for snap in sorted(src.glob(f"{run}.snap*.safetensors")):
+            snap_step = int(snap.name[len(run) + len(".snap"):-len(".safetensors")])
+            snap_dst = dest / "snapshots" / f"{run}_step{snap_step}.safetensors"
+            snap_dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(snap, snap_dst)
+            snap_fig = _psnr_at(rows, snap_step)
+            written.append(write_provenance(
+                snap_dst, **common, step=snap_step, dtype="float16", validation_psnr_y=snap_fig,
+                validation={"metric": _METRIC, "step": snap_step, "psnr_y": snap_fig,
+                            "source": "the run's float32 val_log.csv at this step" if snap_fig
+                            else "not validated at this step"},
+                status=f"float16 snapshot of the {run} run at step {snap_step:,} (of {step:,} so far), for the "
+                       f"DDR-vs-training analysis; not a shipped backbone{note}"))
+            written.append(snap_dst)
+        _log(f"adopt: {run} at step {step} ({exact}) -> {resume}")
+    return written
+
+
+def _parse_evals(items):
+    evals = {}
+    for item in items:
+        key, sep, path = item.partition("=")
+        run, sep2, set_name = key.partition(":")
+        if not (sep and sep2 and run and set_name and path):
+            raise SystemExit(f"adopt: --eval wants RUN:SET=FILE, got {item!r}")
+        evals.setdefault(run, {})[set_name] = path
+    return evals
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("src", help="folder the run's files are in (gpu_run --out)")
+    p.add_argument("--dest", default="weights/checkpoints")
+    p.add_argument("--data", action="append", required=True, help="what the run was trained on (repeatable)")
+    p.add_argument("--runs", default=None, help="comma-separated runs to adopt (default: all)")
+    p.add_argument("--eval", action="append", default=[], metavar="RUN:SET=FILE",
+                   help="an `ddriqa eval-sr` CSV measured on the run's weights (repeatable)")
+    p.add_argument("--note", default=None, help="appended to each file's status line")
+    args = p.parse_args(argv)
+    runs = args.runs.split(",") if args.runs else None
+    try:
+        files = adopt_run_outputs(args.src, args.dest, data=args.data, runs=runs, evals=_parse_evals(args.eval),
+                                  status_note=args.note)
+    except (ValueError, OSError) as exc:
+        _log(f"adopt: error: {exc}")
+        return 2
+    for f in files:
+        print(f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
