@@ -90,7 +90,7 @@ def _psnr_at(rows, step):
     return {r["set"]: round(float(r["psnr"]), 4) for r in rows if int(r["step"]) == int(step)}
 
 
-def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=None):
+def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=None, extra=None):
     """Copy a run's resume state, snapshot and validation log into ``dest`` with provenance.
 
     Parameters
@@ -107,6 +107,9 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
         ``{run: {set_name: eval_sr_csv_path}}``: figures measured on the adopted float32 weights.
     status_note : str, optional
         Appended to the status line of each file (e.g. which session trained it).
+    extra : dict, optional
+        More provenance fields, e.g. ``{"batch_size": 16, "lr_patch": 32}`` for checkpoints
+        written before the trainer recorded them; they override what the files say.
 
     Returns
     -------
@@ -152,7 +155,10 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
             "losses": losses,
             "segments": user.get("segments", []),
             "train_seconds": round(float(user.get("elapsed_s", 0.0)), 1),
+            "batch_size": user.get("batch_size"),
+            "lr_patch": user.get("lr_patch"),
         }
+        common |= dict(extra or {})
         note = f"; {status_note}" if status_note else ""
         resume = dest / "resume"
         resume.mkdir(parents=True, exist_ok=True)
@@ -222,11 +228,22 @@ def main(argv=None):
     p.add_argument("--eval", action="append", default=[], metavar="RUN:SET=FILE",
                    help="an `ddriqa eval-sr` CSV measured on the run's weights (repeatable)")
     p.add_argument("--note", default=None, help="appended to each file's status line")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="an extra provenance field, e.g. --set batch_size=16 (repeatable)")
     args = p.parse_args(argv)
     runs = args.runs.split(",") if args.runs else None
+    extra = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not (sep and key):
+            p.error(f"--set wants KEY=JSON, got {item!r}")
+        try:
+            extra[key] = json.loads(value)
+        except ValueError:
+            extra[key] = value
     try:
         files = adopt_run_outputs(args.src, args.dest, data=args.data, runs=runs, evals=_parse_evals(args.eval),
-                                  status_note=args.note)
+                                  status_note=args.note, extra=extra)
     except (ValueError, OSError) as exc:
         _log(f"adopt: error: {exc}")
         return 2

@@ -45,8 +45,12 @@ def _log(msg):
     print(msg, flush=True)
 
 
-def bench(seconds=20.0, device=None, batch_size=16, lr_patch=32, amp="auto", channels_last="auto"):
-    """Iterations per second of full-size SRResNet L1 training (random batches on the device)."""
+def bench(seconds=20.0, device=None, batch_size=16, lr_patch=32, amp="auto", channels_last="auto", arch="srresnet"):
+    """Iterations per second of full-size training (random batches on the device).
+
+    ``arch="srresnet"``: SRResNet with L1; ``arch="srgan"``: one generator and one discriminator
+    update per iteration (the 64-feature VGG-style discriminator on 128x128 patches, no perceptual loss).
+    """
     import numpy as np
     import torch
 
@@ -55,14 +59,24 @@ def bench(seconds=20.0, device=None, batch_size=16, lr_patch=32, amp="auto", cha
     from ddriqa.training.schedules import SRRESNET_SCHEDULE
     from ddriqa.training.srresnet_trainer import SRResNetTrainer
 
+    if arch not in ("srresnet", "srgan"):
+        raise ValueError(f"arch must be 'srresnet' or 'srgan', got {arch!r}")
+
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rng = np.random.default_rng(0)
     hr = [rng.integers(0, 256, (4 * 48, 4 * 48, 3), dtype=np.uint8) for _ in range(4)]
     lr = [im[::4, ::4].copy() for im in hr]  # speed only: any aligned pair will do
     sampler = PatchSampler(hr, lr, lr_patch=lr_patch, batch_size=batch_size, seed=0, device=device)
     with tempfile.TemporaryDirectory() as tmp:
-        t = SRResNetTrainer(SRResNet(), sampler, tmp, iterations=10**9, schedule=SRRESNET_SCHEDULE,
-                            amp=amp, channels_last=channels_last)
+        if arch == "srgan":
+            from ddriqa.models.discriminator import VGGDiscriminator
+            from ddriqa.training.srgan_trainer import SRGANTrainer
+
+            t = SRGANTrainer(SRResNet(), VGGDiscriminator(input_size=4 * lr_patch), sampler, tmp, iterations=10**9,
+                             amp=amp, channels_last=channels_last)
+        else:
+            t = SRResNetTrainer(SRResNet(), sampler, tmp, iterations=10**9, schedule=SRRESNET_SCHEDULE,
+                                amp=amp, channels_last=channels_last)
         for _ in range(3):  # warm-up (cuDNN autotuning, allocator)
             t.train_step()
         if t.device.type == "cuda":
@@ -76,7 +90,7 @@ def bench(seconds=20.0, device=None, batch_size=16, lr_patch=32, amp="auto", cha
         if t.device.type == "cuda":
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
-    return {"device": str(device), "iterations": n, "seconds": dt, "it_per_s": n / dt, "amp": t.amp,
+    return {"arch": arch, "device": str(device), "iterations": n, "seconds": dt, "it_per_s": n / dt, "amp": t.amp,
             "channels_last": t.channels_last, "threads": torch.get_num_threads()}
 
 
@@ -193,6 +207,7 @@ def main(argv=None):
     p.add_argument("--allow-cpu", action="store_true", help="run without CUDA (tests)")
     p.add_argument("--tiny", action="store_true", help="tiny networks and patches (tests)")
     p.add_argument("--bench", type=float, default=None, metavar="SECONDS", help="only measure training speed")
+    p.add_argument("--bench-arch", choices=["srresnet", "srgan"], default="srresnet", help="what --bench trains")
     args = p.parse_args(argv)
 
     import torch
@@ -210,8 +225,8 @@ def main(argv=None):
         args.device = "cpu"
     if args.bench is not None:
         # the defaults, then the contiguous-layout float32 reference, on either device
-        results = [bench(args.bench, device=args.device),
-                   bench(args.bench, device=args.device, amp=False, channels_last=False)]
+        results = [bench(args.bench, device=args.device, arch=args.bench_arch),
+                   bench(args.bench, device=args.device, amp=False, channels_last=False, arch=args.bench_arch)]
         for r in results:
             _log(f"bench: {json.dumps(r)}")
         return 0

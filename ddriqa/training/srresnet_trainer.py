@@ -197,6 +197,8 @@ class SRResNetTrainer:
             "sampler": self.sampler.state_dict(),
             "arch": self.arch,
             "iterations": self.iterations,
+            "batch_size": int(self.sampler.batch_size),
+            "lr_patch": int(self.sampler.lr_patch),
             "schedule": {"base_lr": self.schedule.base_lr, "milestones": list(self.schedule.milestones), "gamma": self.schedule.gamma},
             "elapsed_s": self._elapsed(),
             "segments": self.segments(),

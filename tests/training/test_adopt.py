@@ -62,6 +62,15 @@ def test_adopt_writes_provenance_for_every_file(brought_back, tmp_path):
         rows = list(csv.DictReader(fh))
     assert [(r["run"], int(r["step"])) for r in rows] == [("srresnet_x4_gr", 2000), (RUN, 2), (RUN, 4)]
     assert not load_generator(weights).global_residual
+    assert main_prov["batch_size"] == 2 and main_prov["lr_patch"] == 8  # recorded by the trainer
+
+
+def test_cli_extra_fields_override(brought_back, tmp_path):
+    _, out = brought_back
+    dest = tmp_path / "checkpoints"
+    assert main([str(out), "--dest", str(dest), "--data", "d", "--set", "batch_size=16", "--set", "note=x y"]) == 0
+    prov = json.loads((dest / "resume" / f"{RUN}.json").read_text())
+    assert prov["batch_size"] == 16 and prov["note"] == "x y" and prov["data"] == ["d"]
 
 
 def test_light_outputs_remove_a_stale_optimizer_state(brought_back, tmp_path):

@@ -41,3 +41,13 @@ def test_gpu_run_writes_at_most_8_small_files_and_resumes(tmp_path):
     with open(work / "srresnet_x4_gr" / "val_log.csv", newline="") as fh:
         assert [int(r["step"]) for r in csv.DictReader(fh)] == [3, 6]
     assert _prepare("srresnet_x4_gr", tmp_path / "w2", None) == "new"
+
+
+@pytest.mark.parametrize("arch", ["srresnet", "srgan"])
+def test_bench_measures_either_trainer(arch):
+    from ddriqa.training.gpu_run import bench
+
+    r = bench(0.01, device="cpu", batch_size=2, lr_patch=8, amp=False, channels_last=False, arch=arch)
+    assert r["arch"] == arch and r["iterations"] >= 1 and r["it_per_s"] > 0 and r["device"] == "cpu"
+    with pytest.raises(ValueError, match="arch must be"):
+        bench(0.01, device="cpu", arch="esrgan")
