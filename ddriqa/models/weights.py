@@ -25,6 +25,7 @@ __all__ = [
     "WEIGHTS_DIR_ENV",
     "load_generator",
     "load_weights",
+    "provenance_card",
     "read_metadata",
     "resolve_weights",
     "save_weights",
@@ -58,8 +59,25 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def provenance_card(record):
+    """A short Markdown rendering of a provenance record (the ``<weights>.md`` beside the JSON)."""
+    lines = [f"# {record.get('file', 'weights')}", ""]
+    if record.get("status"):
+        lines += [str(record["status"]), ""]
+    lines += ["| field | value |", "|---|---|"]
+    for key in sorted(k for k in record if k not in ("file", "status")):
+        value = record[key]
+        text = value if isinstance(value, (str, int, float)) or value is None else json.dumps(value, default=str)
+        lines.append(f"| {key} | {str(text).replace('|', '/')} |")
+    stem = Path(str(record.get("file", "weights"))).stem
+    lines += ["", f"Machine-readable record: `{stem}.json` (written with it by `ddriqa.models.weights.write_provenance`)."]
+    return "\n".join(lines) + "\n"
+
+
 def write_provenance(path, **fields):
     """Write ``<weights>.json`` beside a weights file: its sha256 and size plus ``fields``.
+
+    A Markdown card of the same record (:func:`provenance_card`) is written to ``<weights>.md``.
 
     Parameters
     ----------
@@ -80,6 +98,7 @@ def write_provenance(path, **fields):
     record["bytes"] = path.stat().st_size
     out = path.with_suffix(".json")
     out.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    path.with_suffix(".md").write_text(provenance_card(record), encoding="utf-8")
     return out
 
 

@@ -102,6 +102,9 @@ def test_shipped_name_verified(tmp_path, monkeypatch):
     prov = write_provenance(path, command="test", iterations=0)
     record = json.loads(prov.read_text())
     assert record["sha256"] == sha256_file(path) and record["iterations"] == 0
+    card = path.with_suffix(".md").read_text()  # the human-readable card of the same record
+    assert card.startswith("# tiny_gr.safetensors") and f"| sha256 | {record['sha256']} |" in card
+    assert "| command | test |" in card
     assert shipped_weights() == ["tiny_gr"]
     assert resolve_weights("tiny_gr") == path
     assert load_generator("tiny_gr").config() == _tiny().config()
@@ -148,6 +151,8 @@ def test_every_committed_weights_file_has_matching_provenance():
         assert prov.is_file(), f"{path} has no provenance file {prov.name}"
         record = json.loads(prov.read_text(encoding="utf-8"))
         assert record["sha256"] == sha256_file(path), path
+        card = path.with_suffix(".md")
+        assert card.is_file() and record["sha256"] in card.read_text(encoding="utf-8"), f"{card}: missing or stale"
         missing = {"data", "iterations", "step"} - set(record)
         assert not missing, f"{prov}: missing {sorted(missing)}"
         assert {"loss", "losses"} & set(record), f"{prov}: no loss"  # the trainer writes "loss"
