@@ -35,6 +35,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from ddriqa.training.validation import ValidationLog
+
 __all__ = ["adopt_run_outputs", "read_eval_csv"]
 
 _LOSSES = {
@@ -56,34 +58,10 @@ def read_eval_csv(path):
     raise ValueError(f"{path}: no 'mean' row (is it the CSV written by ddriqa eval-sr?)")
 
 
-def _train_state(path):
-    from ddriqa.models.weights import read_metadata
-
-    meta = read_metadata(path)
-    if "train_state" not in meta:
-        raise ValueError(f"{path}: no train_state metadata (not a checkpoint generator written by ddriqa.training)")
-    state = meta["train_state"]
-    state = json.loads(state) if isinstance(state, str) else state
-    return state, meta.get("config")
-
-
-def _val_rows(path, run):
-    if not Path(path).is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [r for r in csv.DictReader(fh) if r.get("run") == run]
-
-
 def _merge_val_log(dest_log, run, rows):
-    fields = ["run", "step", "set", "psnr", "time"]
-    kept = []
-    if dest_log.is_file():
-        with open(dest_log, newline="", encoding="utf-8") as fh:
-            kept = [r for r in csv.DictReader(fh) if r.get("run") != run]
-    with open(dest_log, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows({k: r.get(k, "") for k in fields} for r in kept + rows)
+    """Replace ``run``'s rows of ``dest_log`` by ``rows`` (other runs' rows kept, in order)."""
+    kept = [r for r in ValidationLog.read_rows(dest_log) if r.get("run") != run]
+    ValidationLog.write_rows(dest_log, kept + rows)
 
 
 def _psnr_at(rows, step):
@@ -116,7 +94,8 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
     list of pathlib.Path
         The files written under ``dest``.
     """
-    from ddriqa.models.weights import write_provenance
+    from ddriqa.models.weights import read_metadata, write_provenance
+    from ddriqa.training.checkpoint import read_train_state
 
     src, dest = Path(src), Path(dest)
     evals = evals or {}
@@ -130,7 +109,7 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
         weights = src / f"{run}.safetensors"
         if not weights.is_file():
             raise ValueError(f"{src}: no {weights.name}")
-        state, config = _train_state(weights)
+        state, config = read_train_state(weights), read_metadata(weights).get("config")
         user, step = state.get("user", {}), int(state["step"])
         arch = user.get("arch", "srresnet")
         if arch not in _LOSSES:
@@ -138,7 +117,7 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
         loss, losses = _LOSSES[arch]
         groups = (state.get("g_optimizer") or {}).get("param_groups") or [{}]
         group = groups[0]
-        rows = _val_rows(src / "val_log.csv", run)
+        rows = ValidationLog.read_rows(src / "val_log.csv", run)
         figures, bicubic, sources = _psnr_at(rows, step), {}, {}
         for set_name, csv_path in (evals.get(run) or {}).items():
             figures[set_name], bicubic[set_name] = (round(v, 4) for v in read_eval_csv(csv_path))
@@ -187,7 +166,8 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
         elif optim_dst.exists():
             _log(f"adopt: {run}: no Adam moments in {src}; removing the stale {optim_dst} (a light resume follows)")
             optim_dst.unlink()
-            optim_dst.with_suffix(".json").unlink(missing_ok=True)
+            for stale in (optim_dst.with_suffix(".json"), optim_dst.with_suffix(".md")):
+                stale.unlink(missing_ok=True)
         _merge_val_log(resume / "val_log.csv", run, rows)
         written.append(resume / "val_log.csv")
         for snap in sorted(src.glob(f"{run}.snap*.safetensors")):

@@ -39,6 +39,7 @@ __all__ = [
     "load_tensor_file",
     "optimizer_from_tensors",
     "optimizer_to_tensors",
+    "read_train_state",
     "restore_rng_state",
     "save_checkpoint",
     "save_snapshot",
@@ -193,6 +194,14 @@ def _read_meta(path):
         raise ModelFileError(path, f"unreadable checkpoint file ({type(exc).__name__}: {exc})") from None
 
 
+def read_train_state(gen_file):
+    """The JSON training state stored in a checkpoint generator's ``train_state`` metadata."""
+    try:
+        return json.loads(_read_meta(gen_file)["train_state"])
+    except (KeyError, ValueError):
+        raise ModelFileError(gen_file, "no train_state metadata, or unreadable (not a training checkpoint)") from None
+
+
 def save_snapshot(model, path, step, dtype="float16", metadata=None):
     """A compact weights snapshot (default float16, ~3 MB for SRResNet) loadable by load_generator."""
     import torch
@@ -303,10 +312,7 @@ def load_checkpoint(ckpt_dir, *, generator, g_optimizer=None, discriminator=None
         raise ModelFileError(ckpt_dir, "no such checkpoint folder")
     gen_file = ckpt_dir / "generator.safetensors"
     load_weights(generator, gen_file)
-    try:
-        state = json.loads(_read_meta(gen_file)["train_state"])
-    except (KeyError, ValueError):
-        raise ModelFileError(gen_file, "no readable 'train_state' metadata (not a training checkpoint)") from None
+    state = read_train_state(gen_file)
     tensors = {
         k: torch.frombuffer(bytearray(base64.b64decode(v)), dtype=torch.uint8)
         for k, v in state["rng"].get("tensors", {}).items()

@@ -27,7 +27,6 @@ speed of the full-size SRResNet (batch 16) on the current device and prints it.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -36,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ddriqa.training.validation import ValidationLog
 
 RUNS = {"srresnet_x4_gr": ["--global-residual"], "srresnet_x4_nogr": ["--no-global-residual"]}
 MAX_FILE = 16 * 2**20
@@ -110,15 +111,9 @@ def _prepare(run, work, resume_from):
     if optim.is_file():
         shutil.copyfile(optim, ck / "g_optim.safetensors")
         mode = "exact resume"
-    vlog = src / "val_log.csv"
-    if vlog.is_file():
-        with open(vlog, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.DictReader(fh) if r.get("run") == run]
-        if rows:
-            with open(run_dir / "val_log.csv", "w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
-                w.writeheader()
-                w.writerows(rows)
+    rows = ValidationLog.read_rows(src / "val_log.csv", run)
+    if rows:
+        ValidationLog.write_rows(run_dir / "val_log.csv", rows)
     return mode
 
 
@@ -165,17 +160,11 @@ def _collect(runs, work, out, report):
         if snaps:
             step = int(snaps[-1].stem.rsplit("step", 1)[1])
             put(snaps[-1], f"{run}.snap{step}.safetensors")
-        vlog = work / run / "val_log.csv"
-        if vlog.is_file():
-            with open(vlog, newline="", encoding="utf-8") as fh:
-                rows += list(csv.DictReader(fh))
+        rows += ValidationLog.read_rows(work / run / "val_log.csv")
         tlog = work / run / "train_log.csv"
         report["runs"][run]["train_log_tail"] = _tail(tlog, 1500)
     if rows:
-        with open(out / "val_log.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=["run", "step", "set", "psnr", "time"])
-            w.writeheader()
-            w.writerows({k: r.get(k, "") for k in w.fieldnames} for r in rows)
+        ValidationLog.write_rows(out / "val_log.csv", rows)
         written.append("val_log.csv")
     report["files"] = written + ["gpu_run_report.json"]
     (out / "gpu_run_report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

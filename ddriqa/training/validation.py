@@ -209,15 +209,25 @@ class ValidationLog:
             t = time.time() - self._t0 if elapsed is None else elapsed
             writer.writerow([self.run, int(step), set_name, f"{psnr:.4f}", f"{t:.1f}"])
 
+    @classmethod
+    def read_rows(cls, path, run=None):
+        """The rows of a log (as dicts), only those of ``run`` when given; [] when there is no file."""
+        path = Path(path)
+        if not path.is_file():
+            return []
+        with open(path, newline="", encoding="utf-8") as fh:
+            return [r for r in csv.DictReader(fh) if run is None or r.get("run") == run]
+
+    @classmethod
+    def write_rows(cls, path, rows):
+        """Write ``rows`` (dicts) as a whole log."""
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=cls.FIELDS)
+            writer.writeheader()
+            writer.writerows({k: r.get(k, "") for k in cls.FIELDS} for r in rows)
+
     def truncate_after(self, step):
         """Drop rows of steps after ``step`` (used when resuming from an older checkpoint)."""
         if not self.path.exists():
             return
-        with open(self.path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        with open(self.path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.FIELDS)
-            writer.writeheader()
-            for row in rows:
-                if int(row["step"]) <= step:
-                    writer.writerow({k: row.get(k, "") for k in self.FIELDS})
+        self.write_rows(self.path, [r for r in self.read_rows(self.path) if int(r["step"]) <= step])
