@@ -43,7 +43,7 @@ def default_kernel_size(sigma):
 
 
 def _default_size(sigma, func):
-    if 2.0 * math.ceil(3.0 * sigma) + 1 > MAX_KERNEL_SIZE:
+    if 3.0 * sigma > (MAX_KERNEL_SIZE - 1) // 2:  # = 2*ceil(3 sigma)+1 > MAX, without ceil(inf) for sigma ~1e308
         raise InputError(
             f"{func}: sigma={sigma!r} needs a kernel wider than MAX_KERNEL_SIZE={MAX_KERNEL_SIZE} taps "
             f"(sigma <= {(MAX_KERNEL_SIZE - 1) // 6} pixels)"

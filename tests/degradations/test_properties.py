@@ -261,6 +261,7 @@ def test_apply_live_extreme_parameters(img, distortion, param, seed):
     "call",
     [
         lambda img: gaussian_blur(img, 1e300),
+        lambda img: gaussian_blur(img, 6e307),  # 3 * sigma overflows to inf (found by hypothesis)
         lambda img: gaussian_blur(img, 1e7),
         lambda img: gaussian_blur(img, 1.0, size=2**21 + 1),
         lambda img: imresize(img, 1e9),
@@ -269,7 +270,7 @@ def test_apply_live_extreme_parameters(img, distortion, param, seed):
         lambda img: imresize(img, output_shape=(10**6, 10**6)),
         lambda img: apply_live(img, "gblur", 1e300, np.random.default_rng(0)),
     ],
-    ids=["blur-1e300", "blur-1e7", "blur-size", "imresize-1e9", "imresize-1e4", "imresize-1e-300",
+    ids=["blur-1e300", "blur-6e307", "blur-1e7", "blur-size", "imresize-1e9", "imresize-1e4", "imresize-1e-300",
          "imresize-shape", "live-gblur-1e300"],
 )
 def test_absurd_sizes_are_input_errors(call):
