@@ -168,6 +168,11 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
             generator = load_generator(out / "checkpoint" / "generator.safetensors")
         elif arch == "srgan":
             generator = load_generator(init)
+            source = click.get_current_context().get_parameter_source("global_residual")
+            if source is click.core.ParameterSource.COMMANDLINE and getattr(generator, "global_residual", global_residual) != global_residual:
+                _fail(f"--init {init}: its generator has global_residual={generator.global_residual}, but "
+                      f"--{'' if global_residual else 'no-'}global-residual was given (an SRGAN keeps its init's "
+                      "output path: drop the flag or pass the other init)")
         else:
             generator = SRResNet(num_features=num_features, num_blocks=num_blocks, scale=4,
                                  global_residual=global_residual)

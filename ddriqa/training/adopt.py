@@ -12,6 +12,13 @@ under ``weights/`` must have (sha256, data, iterations, step, loss, validation f
     <dest>/resume/val_log.csv                 (rows of other runs kept, this run's replaced)
     <dest>/snapshots/<run>_step<N>.safetensors + .json
 
+An SRGAN run is adopted the same way from a staged copy of its ``train-sr`` folder:
+``checkpoint/generator.safetensors`` as ``<run>.safetensors``, its ``generator.json`` as
+``<run>.json`` (the losses and the init, which the train state does not hold), snapshots as
+``<run>.snap<N>.safetensors`` and ``val_log.csv``. Only the generator is kept: the
+discriminator and its Adam moments (~174 MB) stay in the run folder, so the adopted file is
+marked as a network, not a resume state.
+
 Everything but the data description and the status line is read from the files themselves
 (step, nominal iterations, schedule, seed, optimizer, training segments with their hardware).
 Y-PSNR figures come from ``val_log.csv`` and, optionally, from ``ddriqa eval-sr`` CSV outputs
@@ -42,6 +49,9 @@ __all__ = ["adopt_run_outputs", "read_eval_csv"]
 _LOSSES = {
     "srresnet": ("L1", {"pixel": "L1 (weight 1)", "adversarial": None, "perceptual": None}),
 }
+# An SRGAN's losses and init are not in its train state: they come from the run's provenance
+# (``train-sr``'s ``generator.json``, copied beside the weights as ``<run>.json``).
+_FROM_RUN_PROVENANCE = ("loss", "init")
 _METRIC = "Y-PSNR, dB, 4-pixel border cropped, MATLAB-bicubic x4 LR"
 
 
@@ -112,9 +122,12 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
         state, config = read_train_state(weights), read_metadata(weights).get("config")
         user, step = state.get("user", {}), int(state["step"])
         arch = user.get("arch", "srresnet")
-        if arch not in _LOSSES:
-            raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES)})")
-        loss, losses = _LOSSES[arch]
+        if arch not in _LOSSES and arch != "srgan":
+            raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES) + ['srgan']})")
+        if arch == "srgan":
+            loss, losses, run_prov = None, None, _run_provenance(src / f"{run}.json")
+        else:
+            (loss, losses), run_prov = _LOSSES[arch], {}
         groups = (state.get("g_optimizer") or {}).get("param_groups") or [{}]
         group = groups[0]
         rows = ValidationLog.read_rows(src / "val_log.csv", run)
@@ -137,6 +150,11 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
             "batch_size": user.get("batch_size"),
             "lr_patch": user.get("lr_patch"),
         }
+        if run_prov:
+            common |= {k: run_prov[k] for k in _FROM_RUN_PROVENANCE}
+            common.pop("losses")
+            common["discriminator"] = ("VGG-style, 128x128 input; its state (weights + Adam moments, ~174 MB) "
+                                       "is not kept here: it stays in the run's checkpoint folder")
         common |= dict(extra or {})
         note = f"; {status_note}" if status_note else ""
         resume = dest / "resume"
@@ -151,10 +169,17 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
         if bicubic:
             validation |= {"psnr_y_bicubic": bicubic, "eval_sr_csv": sources}
         exact = "exact" if optim_src.is_file() else "light (no Adam moments)"
+        if arch == "srgan":
+            exact = "generator only"
+            status = (f"generator of an SRGAN run in progress (step {step:,} of the nominal {common['iterations']:,}), "
+                      f"fine-tuned from {common['init']}; not a resume state (the discriminator stays in the run "
+                      f"folder); not a shipped backbone{note}")
+        else:
+            status = (f"interim {exact} resume state of a run in progress (step {step:,} of the nominal "
+                      f"{common['iterations']:,}); not a shipped backbone{note}")
         written.append(write_provenance(
             target, **common, step=step, optimizer=optimizer, validation=validation, validation_psnr_y=figures,
-            status=f"interim {exact} resume state of a run in progress (step {step:,} of the nominal "
-                   f"{common['iterations']:,}); not a shipped backbone{note}"))
+            status=status))
         written.append(target)
         if optim_src.is_file():
             shutil.copyfile(optim_src, optim_dst)
@@ -186,6 +211,19 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
             written.append(snap_dst)
         _log(f"adopt: {run} at step {step} ({exact}) -> {resume}")
     return written
+
+
+def _run_provenance(path):
+    """The fields of a run's own provenance JSON that its train state lacks (SRGAN: loss, init)."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: an SRGAN run needs its provenance JSON (train-sr's generator.json, copied "
+                         f"beside the weights) for its losses and init: {exc}") from None
+    missing = [k for k in _FROM_RUN_PROVENANCE if not record.get(k)]
+    if missing:
+        raise ValueError(f"{path}: no {', '.join(missing)} in the run's provenance")
+    return record
 
 
 def _parse_evals(items):

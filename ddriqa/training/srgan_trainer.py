@@ -91,7 +91,6 @@ class SRGANTrainer(SRResNetTrainer):
         self.perceptual = perceptual.to(self.device) if perceptual is not None else None
         self.pixel_weight, self.gan_weight, self.perceptual_weight = float(pixel_weight), float(gan_weight), float(perceptual_weight)
         self.d_dtype, self.save_d_optimizer = d_dtype, bool(save_d_optimizer)
-        self.last_losses_ = {}
 
     def train_step(self):
         """One G update then one D update; returns the generator loss tensor (no sync)."""

@@ -9,7 +9,7 @@ default). A run folder holds:
 
 * ``checkpoint/`` -- see :mod:`ddriqa.training.checkpoint` (exact resume);
 * ``generator.safetensors`` + ``generator.json`` -- the exported weights and their provenance;
-* ``val_log.csv`` -- ``run,step,set,psnr,time`` rows; ``train_log.csv`` -- ``step,loss,lr,time``;
+* ``val_log.csv`` -- ``run,step,set,psnr,time`` rows; ``train_log.csv`` -- ``step,loss,lr,time`` (SRGAN: + ``pix,gan,d_real,d_fake``);
 * ``snapshots/generator_step<N>.safetensors`` -- float16 snapshots at chosen steps.
 """
 
@@ -141,6 +141,8 @@ class SRResNetTrainer:
         self.g_optimizer = self._make_optimizer(self.generator.parameters(), betas)
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_n = 0
+        self.last_losses_ = {}  # loss terms of the last step (tensors), logged as extra train_log columns
+        self._parts_sum = {}
         self._t_start = time.time()
         self._elapsed_before = 0.0
         self._segments_before = []  # earlier sessions of this run (device, steps, seconds)
@@ -331,14 +333,24 @@ class SRResNetTrainer:
     def _provenance_extra(self):
         return {"loss": "L1"}
 
-    def _write_train_log(self, mean_loss):
+    def _write_train_log(self, mean_loss, parts=None):
+        """Append a row; ``parts`` are the mean loss terms (SRGAN: pix, gan, d_real, d_fake).
+
+        A log begun by an older version keeps its columns: a resumed run never mixes layouts.
+        """
         path = self.out_dir / "train_log.csv"
-        new = not path.exists()
+        row = {"step": self.step, "loss": f"{mean_loss:.6f}", "lr": f"{self.schedule.lr_at(self.step - 1):.3g}",
+               "time": f"{self._elapsed():.1f}"} | {k: f"{v:.6f}" for k, v in (parts or {}).items()}
+        header = list(row)
+        if path.exists() and path.stat().st_size:
+            with open(path, newline="", encoding="utf-8") as fh:
+                header = next(csv.reader(fh), header)
+        new = not path.exists() or not path.stat().st_size
         with open(path, "a", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
+            w = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore", restval="")
             if new:
-                w.writerow(["step", "loss", "lr", "time"])
-            w.writerow([self.step, f"{mean_loss:.6f}", f"{self.schedule.lr_at(self.step - 1):.3g}", f"{self._elapsed():.1f}"])
+                w.writeheader()
+            w.writerow(row)
 
     # -- loop ----------------------------------------------------------------------------
     def fit(self, max_minutes=None, stop_at=None):
@@ -373,14 +385,17 @@ class SRResNetTrainer:
             loss = self.train_step()
             self._loss_sum += loss
             self._loss_n += 1
+            for key, value in self.last_losses_.items():
+                self._parts_sum[key] = self._parts_sum.get(key, 0.0) + value
             if self.step % self.log_every == 0:
                 mean = float(self._loss_sum) / self._loss_n
                 if not math.isfinite(mean):
                     self._log(f"[{self.run_name or self.arch}] step {self.step}: loss is {mean}; stopping")
                     break
-                self._write_train_log(mean)
+                self._write_train_log(mean, {k: float(v) / self._loss_n for k, v in self._parts_sum.items()})
                 self._loss_sum.zero_()
                 self._loss_n = 0
+                self._parts_sum = {}
             if self.step in self.snapshot_steps:
                 self.snapshot()
             if self.val_every and self.step % self.val_every == 0 and self.step < target:

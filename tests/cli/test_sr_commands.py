@@ -59,9 +59,12 @@ def test_train_sr_resume_continues_and_srgan_needs_init(trained, tmp_path):
     res = runner.invoke(main, ["train-sr", "--arch", "srgan", "--data", str(root / "hr"), "--iterations", "2",
                                "--out", str(tmp_path / "gan")])
     assert res.exit_code == 2 and "--init" in res.stderr
-    res = runner.invoke(main, ["train-sr", "--arch", "srgan", "--data", str(root / "hr"), "--iterations", "2",
-                               "--out", str(tmp_path / "gan"), "--init", str(root / "run" / "generator.safetensors"),
-                               "--lr-patch", "8", "--batch-size", "2", "--tiny", "--snapshot-steps", ""])
+    gan = ["train-sr", "--arch", "srgan", "--data", str(root / "hr"), "--iterations", "2",
+           "--out", str(tmp_path / "gan"), "--init", str(root / "run" / "generator.safetensors"),
+           "--lr-patch", "8", "--batch-size", "2", "--tiny", "--snapshot-steps", ""]
+    res = runner.invoke(main, gan + ["--no-global-residual"])  # the init has a global residual
+    assert res.exit_code == 2 and "global_residual=True" in res.stderr and not (tmp_path / "gan").exists()
+    res = runner.invoke(main, gan + ["--global-residual"])
     assert res.exit_code == 0, res.output
     assert "WITHOUT the perceptual loss" in res.stderr
     assert "no perceptual loss" in json.loads((tmp_path / "gan" / "generator.json").read_text())["loss"]

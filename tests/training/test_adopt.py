@@ -100,3 +100,33 @@ def test_bad_inputs_give_clear_errors(brought_back, tmp_path, capsys):
     assert main([str(snap_only), "--dest", str(tmp_path / "d"), "--data", "x"]) == 2
     assert "no train_state metadata" in capsys.readouterr().err
     assert main([str(tmp_path / "empty_dir_that_is_missing"), "--data", "x", "--dest", str(tmp_path / "d")]) == 2
+
+
+def test_srgan_generator_adopted_with_losses_and_init_from_its_provenance(tmp_path):
+    from ddriqa.models.discriminator import VGGDiscriminator
+    from ddriqa.training.srgan_trainer import SRGANTrainer
+
+    run = "srgan_x4_gr"
+    pairs = make_lr_images([textured_image(48, 56, seed=i) for i in range(2)], 4)
+    gen = SRResNet(num_features=4, num_blocks=1).reset_parameters(torch.Generator().manual_seed(0))
+    trainer = SRGANTrainer(gen, VGGDiscriminator(num_features=2, input_size=32),
+                           PatchSampler(*pairs, lr_patch=8, batch_size=2, seed=0), tmp_path / "work" / run,
+                           iterations=4, snapshot_steps=(2,), run_name=run,
+                           provenance={"init": "weights/checkpoints/resume/srresnet_x4_gr.safetensors"})
+    trainer.fit()
+    staged = tmp_path / "staged"
+    _collect([run], tmp_path / "work", staged, {"runs": {run: {}}})
+    (staged / f"{run}.g_optim.safetensors").unlink()  # a generator without its discriminator is no resume state
+    dest = tmp_path / "checkpoints"
+    with pytest.raises(ValueError, match="needs its provenance JSON"):
+        adopt_run_outputs(staged, dest, data=DATA)
+    exported = json.loads((tmp_path / "work" / run / "generator.json").read_text())
+    (staged / f"{run}.json").write_text(json.dumps(exported))
+    adopt_run_outputs(staged, dest, data=DATA)
+    prov = json.loads((dest / "resume" / f"{run}.json").read_text())
+    assert prov["arch"] == "srgan" and prov["step"] == 4 and prov["init"].endswith("srresnet_x4_gr.safetensors")
+    assert prov["loss"] == "0.01 * L1 + 0.005 * vanilla GAN (no perceptual loss)"
+    assert "discriminator" in prov and "not a resume state" in prov["status"]
+    assert prov["sha256"] == sha256_file(dest / "resume" / f"{run}.safetensors")
+    snap = json.loads((dest / "snapshots" / f"{run}_step4.json").read_text())  # the latest one
+    assert snap["loss"] == prov["loss"] and snap["step"] == 4

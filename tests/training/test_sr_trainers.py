@@ -110,6 +110,30 @@ def test_srgan_resume_reproduces_uninterrupted_run(pairs, tmp_path):
     _assert_same_params(full.generator, resumed.generator)
     _assert_same_params(full.discriminator, resumed.discriminator)  # incl. batch-norm running stats
     assert set(full.last_losses_) == {"pix", "gan", "d_real", "d_fake"}
+    # the loss terms are logged; the resumed log has the same rows as the uninterrupted one
+    import csv
+
+    with open(tmp_path / "full" / "train_log.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["step", "loss", "lr", "time", "pix", "gan", "d_real", "d_fake"]
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]
+    for r in rows:  # the generator loss is the sum of its terms (no perceptual loss); BCE terms > 0
+        assert float(r["loss"]) == pytest.approx(float(r["pix"]) + float(r["gan"]), abs=2e-6)
+        assert float(r["d_real"]) > 0 and float(r["d_fake"]) > 0
+    with open(tmp_path / "part" / "train_log.csv", newline="") as fh:
+        resumed_rows = list(csv.DictReader(fh))
+    # the row at step 6 averages steps 5-6 uninterrupted but only step 6 after the resume at 5
+    def same(rs):
+        return [{k: v for k, v in r.items() if k != "time"} for r in rs if r["step"] != "6"]
+
+    assert [r["step"] for r in resumed_rows] == ["2", "4", "6", "8"] and same(resumed_rows) == same(rows)
+
+
+def test_train_log_begun_by_an_older_version_keeps_its_columns(pairs, tmp_path):
+    (tmp_path / "train_log.csv").write_text("step,loss,lr,time\n2,0.5,0.0001,1.0\n")
+    _srgan(pairs, tmp_path).fit(stop_at=2)
+    lines = (tmp_path / "train_log.csv").read_text().splitlines()
+    assert lines[0] == "step,loss,lr,time" and len(lines) == 3 and lines[2].count(",") == 3
 
 
 def test_compact_discriminator_checkpoint_and_light_resume(pairs, tmp_path):
