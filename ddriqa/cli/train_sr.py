@@ -81,6 +81,12 @@ def load_training_images(sources, log_fn=log):
 @click.option("--tiny", is_flag=True, help="Tiny networks for tests (4 features, 1 block, D with 2 features).")
 @click.option("--d-features", type=click.IntRange(min=1), default=64, show_default=True,
               help="srgan: channels of the discriminator's first stage.")
+@click.option("--pixel-weight", type=click.FloatRange(min=0), default=None,
+              help="srgan: weight of the pixel L1 loss. Default: the paper's 1e-2 with --vgg-weights; 1 without "
+                   "(the 1e-2 assumes the VGG19 perceptual loss carries the content: without it the GAN term "
+                   "wins and the generator drifts, see ddriqa/training/GPU_RUN.md).")
+@click.option("--gan-weight", type=click.FloatRange(min=0), default=5e-3, show_default=True,
+              help="srgan: weight of the generator's vanilla GAN loss.")
 @click.option("--vgg-weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="srgan: torchvision-layout VGG19 safetensors; enables the perceptual loss.")
 @click.option("--d-dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
@@ -99,7 +105,7 @@ def load_training_images(sources, log_fn=log):
               help="Shard checkpoint files above this size.")
 @click.option("--name", "run_name", default=None, help="Run label in logs (default: the OUT folder's name).")
 def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val_root, val_pack, val_sets, val_every,
-             batch_size, lr_patch, max_minutes, stop_at, seed, num_features, num_blocks, tiny, d_features, vgg_weights, d_dtype,
+             batch_size, lr_patch, max_minutes, stop_at, seed, num_features, num_blocks, tiny, d_features, pixel_weight, gan_weight, vgg_weights, d_dtype,
              d_optimizer_state, snapshot_steps, checkpoint_every, log_every, device, amp, use_compile, max_file_mib,
              run_name):
     """Train a x4 SR backbone (SRResNet with L1, or SRGAN) on HR images, resumably.
@@ -203,8 +209,12 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
                 perceptual = VGG19Features(vgg_weights)
             else:
                 log(f"[{run_name}] no --vgg-weights: training WITHOUT the perceptual loss")
+            if pixel_weight is None:
+                pixel_weight = 1e-2 if perceptual is not None else 1.0
+                log(f"[{run_name}] pixel L1 weight {pixel_weight:g}, GAN weight {gan_weight:g}")
             disc = VGGDiscriminator(num_features=d_features, input_size=4 * lr_patch)
             trainer = SRGANTrainer(generator, disc, sampler, out, perceptual=perceptual, d_dtype=d_dtype,
+                                   pixel_weight=pixel_weight, gan_weight=gan_weight,
                                    save_d_optimizer=d_optimizer_state, **common)
         if resuming:
             trainer.resume()

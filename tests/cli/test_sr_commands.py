@@ -67,7 +67,10 @@ def test_train_sr_resume_continues_and_srgan_needs_init(trained, tmp_path):
     res = runner.invoke(main, gan + ["--global-residual"])
     assert res.exit_code == 0, res.output
     assert "WITHOUT the perceptual loss" in res.stderr
-    assert "no perceptual loss" in json.loads((tmp_path / "gan" / "generator.json").read_text())["loss"]
+    # without a perceptual loss the pixel L1 carries the content: weight 1, not the paper's 1e-2
+    assert json.loads((tmp_path / "gan" / "generator.json").read_text())["loss"] == \
+        "1 * L1 + 0.005 * vanilla GAN (no perceptual loss)"
+    assert "pixel L1 weight 1, GAN weight 0.005" in res.stderr
 
 
 def test_upscale_and_eval_sr(trained, tmp_path):
