@@ -179,3 +179,13 @@ def test_exports_load_as_weights_and_ddr_extractor(pairs, tmp_path):
     images = np.stack([textured_image(20, 20, seed=s) for s in range(2)])
     feats = DDRExtractor(weights=summary["weights"], layer="ResBlock2", crop=8, device="cpu").fit_transform(images)
     assert feats.shape == (2, 4 * 8 * 8) and np.isfinite(feats).all()
+
+
+def test_srgan_resume_warns_when_the_loss_weights_change(pairs, tmp_path):
+    _srgan(pairs, tmp_path, pixel_weight=1.0).fit(stop_at=2)
+    for weight, warned in ((1.0, False), (1e-2, True)):
+        again = _srgan(pairs, tmp_path, pixel_weight=weight)
+        messages = []
+        again._log = messages.append
+        assert again.resume() == 2
+        assert any("loss weights" in m for m in messages) is warned, messages
