@@ -122,12 +122,15 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
         state, config = read_train_state(weights), read_metadata(weights).get("config")
         user, step = state.get("user", {}), int(state["step"])
         arch = user.get("arch", "srresnet")
-        if arch not in _LOSSES and arch != "srgan":
-            raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES) + ['srgan']})")
         if arch == "srgan":
-            loss, losses, run_prov = None, None, _run_provenance(src / f"{run}.json")
+            run_prov = _run_provenance(src / f"{run}.json")
+            loss_fields = {k: run_prov[k] for k in _FROM_RUN_PROVENANCE} | {
+                "discriminator": "VGG-style, 128x128 input; its state (weights + Adam moments, ~174 MB) "
+                                 "is not kept here: it stays in the run's checkpoint folder"}
+        elif arch in _LOSSES:
+            loss_fields = dict(zip(("loss", "losses"), _LOSSES[arch]))
         else:
-            (loss, losses), run_prov = _LOSSES[arch], {}
+            raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES) + ['srgan']})")
         groups = (state.get("g_optimizer") or {}).get("param_groups") or [{}]
         group = groups[0]
         rows = ValidationLog.read_rows(src / "val_log.csv", run)
@@ -143,18 +146,12 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
             "iterations": int(user.get("iterations", step)),
             "schedule": user.get("schedule"),
             "seed": (user.get("sampler") or {}).get("seed"),
-            "loss": loss,
-            "losses": losses,
+            **loss_fields,
             "segments": user.get("segments", []),
             "train_seconds": round(float(user.get("elapsed_s", 0.0)), 1),
             "batch_size": user.get("batch_size"),
             "lr_patch": user.get("lr_patch"),
         }
-        if run_prov:
-            common |= {k: run_prov[k] for k in _FROM_RUN_PROVENANCE}
-            common.pop("losses")
-            common["discriminator"] = ("VGG-style, 128x128 input; its state (weights + Adam moments, ~174 MB) "
-                                       "is not kept here: it stays in the run's checkpoint folder")
         common |= dict(extra or {})
         note = f"; {status_note}" if status_note else ""
         resume = dest / "resume"

@@ -341,11 +341,10 @@ class SRResNetTrainer:
         path = self.out_dir / "train_log.csv"
         row = {"step": self.step, "loss": f"{mean_loss:.6f}", "lr": f"{self.schedule.lr_at(self.step - 1):.3g}",
                "time": f"{self._elapsed():.1f}"} | {k: f"{v:.6f}" for k, v in (parts or {}).items()}
-        header = list(row)
-        if path.exists() and path.stat().st_size:
+        header, new = list(row), not (path.exists() and path.stat().st_size)
+        if not new:
             with open(path, newline="", encoding="utf-8") as fh:
-                header = next(csv.reader(fh), header)
-        new = not path.exists() or not path.stat().st_size
+                header = next(csv.reader(fh))
         with open(path, "a", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore", restval="")
             if new:
