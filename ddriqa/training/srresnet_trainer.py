@@ -143,6 +143,7 @@ class SRResNetTrainer:
         self._loss_n = 0
         self.last_losses_ = {}  # loss terms of the last step (tensors), logged as extra train_log columns
         self._parts_sum = {}
+        self._train_log_header = None  # columns of train_log.csv, read from the file once per process
         self._t_start = time.time()
         self._elapsed_before = 0.0
         self._segments_before = []  # earlier sessions of this run (device, steps, seconds)
@@ -341,12 +342,14 @@ class SRResNetTrainer:
         path = self.out_dir / "train_log.csv"
         row = {"step": self.step, "loss": f"{mean_loss:.6f}", "lr": f"{self.schedule.lr_at(self.step - 1):.3g}",
                "time": f"{self._elapsed():.1f}"} | {k: f"{v:.6f}" for k, v in (parts or {}).items()}
-        header, new = list(row), not (path.exists() and path.stat().st_size)
-        if not new:
+        new = not (path.exists() and path.stat().st_size)
+        if new:
+            self._train_log_header = list(row)
+        elif self._train_log_header is None:  # the first row of this process: the file's own columns
             with open(path, newline="", encoding="utf-8") as fh:
-                header = next(csv.reader(fh))
+                self._train_log_header = next(csv.reader(fh))
         with open(path, "a", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore", restval="")
+            w = csv.DictWriter(fh, fieldnames=self._train_log_header, extrasaction="ignore", restval="")
             if new:
                 w.writeheader()
             w.writerow(row)
