@@ -121,9 +121,10 @@ def main(argv=None):
 
     import torch
 
-    from ddriqa.analysis.features import extract_layer_features, load_backbone, random_backbone
     from ddriqa.analysis.testsets import make_test_sets
+    from ddriqa.features.layers import extract_layer_features
     from ddriqa.io import list_images, read_image
+    from ddriqa.models.backbones import build_backbone, random_backbone
 
     torch.set_num_threads(1)  # the machine is shared; OpenMP spin-waits badly when oversubscribed
     root = Path(args.data_root)
@@ -151,7 +152,7 @@ def main(argv=None):
     trained = []
     for w in args.weights:
         label, _, path = w.rpartition("=") if "=" in w else (f"{w} (trained)", "", w)
-        nets[label] = load_backbone(path)
+        nets[label] = build_backbone(path)
         trained.append(label)
 
     # --- cross-degradation: clean / blur / noise, four layers ---

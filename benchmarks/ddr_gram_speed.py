@@ -4,7 +4,7 @@ Synthetic float32 feature rows of the DDR size (64 x 96 x 96 = 589,824 values, S
 ResBlock16 on a 96x96 crop) are streamed in chunks as the extractor yields them;
 ``ddriqa.classification.pca.streaming_gram`` (float64 products over small column slabs, every
 earlier chunk read back from a spill file per new chunk) and
-``ddriqa.classification.evaluation.gram_from_chunks`` (rows kept in memory as float32, one
+``ddriqa.classification.gram.gram_from_chunks`` (rows kept in memory as float32, one
 float32 BLAS product per 65,536-column slab) compute the same N x N matrix; both cost
 ``N^2 * D`` multiply-adds up to a factor 2, so the time for N = 720 is extrapolated as
 ``t * (720 / N)^2`` (the matrix-product part; the extraction itself is not included). Each
@@ -34,7 +34,7 @@ def main():
     ap.add_argument("--skip-old", action="store_true", help="time only the new route")
     args = ap.parse_args()
 
-    from ddriqa.classification.evaluation import gram_from_chunks
+    from ddriqa.classification.gram import gram_from_chunks
     from ddriqa.classification.pca import iter_row_chunks, streaming_gram
 
     rng = np.random.default_rng(0)

@@ -53,7 +53,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _report import report_head  # noqa: E402  (benchmarks/ is the script's folder)
 
 

@@ -36,9 +36,8 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from _report import report_head  # noqa: E402  (benchmarks/ is the script's folder)
-
 import numpy as np  # noqa: E402
+from _report import report_head  # noqa: E402  (benchmarks/ is the script's folder)
 
 CLASSES = ("clean", "noise", "blur", "jpeg", "resize")
 

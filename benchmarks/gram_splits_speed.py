@@ -1,8 +1,8 @@
 """Time of the DDR benchmark's split loop once the Gram matrix exists (LIVE-sized, synthetic).
 
-The content-disjoint benchmark (:func:`ddriqa.classification.evaluation.run_benchmark`) derives
+The content-disjoint benchmark (:func:`ddriqa.evaluation.protocol.run_benchmark`) derives
 each split's exact PCA from the ``N x N`` Gram matrix of all images
-(:func:`~ddriqa.classification.evaluation.gram_pca_scores`), then fits the DDR classifier head
+(:func:`~ddriqa.classification.gram.gram_pca_scores`), then fits the DDR classifier head
 (global scale + linear SVC). This script times that loop for LIVE's layout (29 references,
 779 distorted images in 5 classes: 227/233/174/174/174 minus the 203 undistorted copies are
 approximated by 779 images spread over the references), 120 components, on a Gram matrix of
@@ -51,7 +51,7 @@ def main(argv=None):
 
     from threadpoolctl import threadpool_limits
 
-    from ddriqa.classification.evaluation import GramFeatures, run_benchmark
+    from ddriqa.evaluation.protocol import GramFeatures, run_benchmark
 
     y, groups = live_like_layout()
     rng = np.random.default_rng(1)

@@ -18,7 +18,7 @@ _PUBLIC = {
     "brisque_score": "ddriqa.features.brisque",
     "make_ddr_classifier": "ddriqa.classification.pipelines",
     "make_brisque_classifier": "ddriqa.classification.pipelines",
-    "load_live": "ddriqa.datasets.live",
+    "load_live": "ddriqa.datasets.live_database",
     "read_image": "ddriqa.io",
     "write_image": "ddriqa.io",
     "DDRIQAError": "ddriqa.errors",

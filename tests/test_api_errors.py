@@ -72,7 +72,7 @@ def jpeg2000(*a, **k):
 
 
 def apply_live(*a, **k):
-    return _f("ddriqa.degradations.live", "apply_live")(*a, **k)
+    return _f("ddriqa.degradations.live_preset", "apply_live")(*a, **k)
 
 
 def read_image(*a, **k):
@@ -90,7 +90,7 @@ def mk_ddr_fit(**k):
 
 
 def load_live(root):
-    return _f("ddriqa.datasets.live", "load_live")(root)
+    return _f("ddriqa.datasets.live_database", "load_live")(root)
 
 
 RNG = np.random.default_rng(1)
@@ -184,7 +184,7 @@ CASES = [
     ("live-float-image", lambda: apply_live(U8.astype(float), "wn", 0.1, RNG), InputError, ["dtype float64"]),
     ("live-gblur-negative", lambda: apply_live(U8, "gblur", -1.0, RNG), InputError, ["got -1.0"]),
     ("live-jpeg-negative", lambda: apply_live(U8, "jpeg", -1.0, RNG), InputError, ["got -1.0"]),
-    ("live-sample-class", lambda: _f("ddriqa.degradations.live", "sample_live_param")("x", RNG), InputError,
+    ("live-sample-class", lambda: _f("ddriqa.degradations.live_preset", "sample_live_param")("x", RNG), InputError,
      ["'x'"]),
     ("fast-fading-rng", lambda: _f("ddriqa.degradations.fastfading", "fast_fading")(U8, 20.0, None),
      InputError, ["NoneType"]),

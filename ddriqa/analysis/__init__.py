@@ -4,7 +4,7 @@ The analysis method of Liu et al., "Discovering Distinctive 'Semantics' in Super
 Networks" (arXiv 2108.00406), one module per step:
 
 * :mod:`ddriqa.analysis.testsets` - content-aligned clean / blur / noise (and degree) LR test patches;
-* :mod:`ddriqa.analysis.features` - several layers' features in one forward pass; seeded random backbones;
+* :mod:`ddriqa.features.layers` - several layers' features in one forward pass; seeded random backbones;
 * :mod:`ddriqa.analysis.projection` - PCA to 50, then t-SNE to 2-D, over seeded runs;
 * :mod:`ddriqa.analysis.dispersion` - WD, BD and the Calinski-Harabasz index, mean and std over runs;
 * :mod:`ddriqa.analysis.display` - scatterplots (matplotlib, the ``plots`` extra);

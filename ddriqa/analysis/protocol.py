@@ -56,7 +56,7 @@ def analyze_layers(
     Parameters
     ----------
     model : torch.nn.Module
-        Network with ``forward_features`` (see :func:`~ddriqa.analysis.features.load_backbone`).
+        Network with ``forward_features`` (see :func:`~ddriqa.models.backbones.build_backbone`).
     images : list of equally sized images or paths
     labels : array-like of shape (n_images,)
         Degradation of each image (at least two distinct values).
@@ -75,7 +75,7 @@ def analyze_layers(
     Examples
     --------
     >>> import numpy as np
-    >>> from ddriqa.analysis.features import random_backbone
+    >>> from ddriqa.models.backbones import random_backbone
     >>> from ddriqa.analysis.protocol import analyze_layers
     >>> rng = np.random.default_rng(0)
     >>> clean = rng.integers(60, 200, (12, 16, 16, 3)).astype(np.uint8)
@@ -89,8 +89,8 @@ def analyze_layers(
     import pandas as pd
 
     from ddriqa.analysis.dispersion import dispersion_over_runs
-    from ddriqa.analysis.features import extract_layer_features
     from ddriqa.analysis.projection import project
+    from ddriqa.features.layers import extract_layer_features
 
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:

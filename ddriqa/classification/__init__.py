@@ -6,5 +6,5 @@ Modules (imported explicitly, nothing is loaded here):
 - :mod:`~ddriqa.classification.pca`: ``StreamingPCA`` (PCA over chunked features), ``streaming_gram``
 - :mod:`~ddriqa.classification.scaling`: ``GlobalScaler``
 - :mod:`~ddriqa.classification.persistence`: ``save_classifier``, ``load_classifier``
-- :mod:`~ddriqa.classification.evaluation`: content-disjoint split benchmark (``run_benchmark``)
+- :mod:`~ddriqa.evaluation.protocol`: content-disjoint split benchmark (``run_benchmark``)
 """

@@ -8,7 +8,7 @@ without ever asking for more than one chunk of rows at a time, either from a fea
 ``numpy.memmap``).
 
 The exact solver also provides :func:`streaming_gram`, the ``N x N`` Gram matrix of a stream of
-feature rows, which the benchmark (:mod:`ddriqa.classification.evaluation`) reuses to derive an
+feature rows, which the benchmark (:mod:`ddriqa.evaluation.protocol`) reuses to derive an
 exact PCA for every train/test split from one extraction pass.
 """
 

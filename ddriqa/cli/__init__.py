@@ -26,26 +26,38 @@ def main():
 
 # Commands are registered explicitly, one line each (no filename scanning).
 from ddriqa.cli.analyze import analyze  # noqa: E402
+
 main.add_command(analyze)
 from ddriqa.cli.generalization import generalization  # noqa: E402
+
 main.add_command(generalization)
 from ddriqa.cli.classify import classify  # noqa: E402
+
 main.add_command(classify)
 from ddriqa.cli.train import train  # noqa: E402
+
 main.add_command(train)
 from ddriqa.cli.extract import extract  # noqa: E402
+
 main.add_command(extract)
 from ddriqa.cli.benchmark import benchmark  # noqa: E402
+
 main.add_command(benchmark)
 from ddriqa.cli.demo import demo  # noqa: E402
+
 main.add_command(demo)
 from ddriqa.cli.train_sr import train_sr  # noqa: E402
+
 main.add_command(train_sr)
 from ddriqa.cli.upscale import upscale  # noqa: E402
+
 main.add_command(upscale)
 from ddriqa.cli.eval_sr import eval_sr  # noqa: E402
+
 main.add_command(eval_sr)
 from ddriqa.cli.pack_sr_data import pack_sr_data  # noqa: E402
+
 main.add_command(pack_sr_data)
 from ddriqa.cli.degrade import degrade  # noqa: E402
+
 main.add_command(degrade)

@@ -1,4 +1,5 @@
-"""Small helpers shared by the CLI commands: stderr logging and progress bars."""
+"""What the CLI commands share: stderr logging, progress bars, the exit statuses and the one
+error-to-exit rule, and the option groups several commands take."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ import os
 import sys
 
 import click
+
+# Exit statuses (the same for every command; documented in CLI.md)
+EXIT_OK = 0
+EXIT_SOME_ERRORS = 1
+EXIT_FAILURE = 2
+
+
+def fail(message, code=EXIT_FAILURE):
+    """Log ``error: message`` to stderr and exit with ``code``."""
+    log(f"error: {message}")
+    raise SystemExit(code)
 
 
 def log(message):
@@ -65,7 +77,7 @@ def batch_job_options(noun):
 
 def connect_scheduler(address, chunk_size):
     """Connect to the Dask scheduler at ``address`` and say so on stderr (``--scheduler``)."""
-    from ddriqa.cluster import connect
+    from ddriqa.jobs.dask_runner import connect
 
     client = connect(address)
     log(f"running on the Dask cluster at {address} ({len(client.nthreads())} workers), "

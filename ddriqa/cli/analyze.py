@@ -99,16 +99,16 @@ def analyze(weights, layers, data, from_hr, sets, patch, runs, seed, limit, meth
     try:
         import pandas as pd
 
-        from ddriqa.analysis.features import load_backbone
         from ddriqa.analysis.protocol import METRIC_COLUMNS, analyze_layers
+        from ddriqa.errors import InputError
+        from ddriqa.models.backbones import build_backbone, check_layers
 
-        model = load_backbone(weights, seed=seed, global_residual=global_residual,
-                              num_blocks=random_blocks, num_features=random_features, device=device)
-        known = model.layer_names(model.num_blocks) if hasattr(model, "layer_names") else None
-        if known is not None:
-            bad = [name for name in layers if name not in known]
-            if bad:
-                raise click.BadParameter(f"unknown layer(s) {bad}; this network has {known}", param_hint="--layer")
+        model = build_backbone(weights, seed=seed, global_residual=global_residual,
+                               num_blocks=random_blocks, num_features=random_features, device=device)
+        try:
+            check_layers(model, layers)
+        except InputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--layer") from None
 
         if from_hr:
             from ddriqa.analysis.testsets import make_test_sets

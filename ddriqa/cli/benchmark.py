@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import blas_single_thread, log
-from ddriqa.cli.classify import fail
+from ddriqa.cli._common import blas_single_thread, fail, log
 
 
 @click.command("benchmark")
@@ -45,8 +44,8 @@ def benchmark(data, output, n_splits, test_size, seed, methods, weights, layer, 
 
         ddriqa benchmark /data/live_kodak --splits 100 --seed 0 --methods brisque,ddr-random -o bench/
     """
-    from ddriqa.benchmark import run_identification_benchmark
     from ddriqa.errors import DDRIQAError
+    from ddriqa.evaluation.identification import run_identification_benchmark
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     try:

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import time
-
 import click
 
-from ddriqa.cli._common import batch_job_options, blas_single_thread, connect_scheduler, log, progress
-
-# Exit statuses (documented in the command's help)
-EXIT_OK = 0
-EXIT_SOME_ERRORS = 1
-EXIT_FAILURE = 2
-
-
-def fail(message, code=EXIT_FAILURE):
-    """Log ``error: message`` to stderr and exit with ``code``."""
-    log(f"error: {message}")
-    raise SystemExit(code)
-
-
-def list_inputs(folder, recursive):
-    """The image files of ``folder`` (or ``[folder]`` when it is a file)."""
-    from ddriqa.io import list_images
-
-    if os.path.isfile(folder):
-        return [folder]
-    return [os.fspath(p) for p in list_images(folder, recursive=recursive)]
+from ddriqa.cli._common import (
+    EXIT_SOME_ERRORS,
+    batch_job_options,
+    blas_single_thread,
+    connect_scheduler,
+    fail,
+    log,
+    progress,
+)
 
 
 @click.command("classify")
@@ -63,9 +48,11 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
 
         ddriqa classify /shared/photos --model /shared/ddr.npz -o out.csv --scheduler tcp://head:8786
     """
-    from ddriqa.batch import StrictModeError, classify_files, image_reader, score_kind
+    from ddriqa.classification.named import DEFAULT_MODEL, load_named_classifier
     from ddriqa.errors import DDRIQAError
-    from ddriqa.model_names import DEFAULT_MODEL, load_named_classifier
+    from ddriqa.io import list_inputs
+    from ddriqa.jobs.batches import StrictModeError, image_reader
+    from ddriqa.jobs.classify import classify_files, score_kind
 
     if resume and overwrite:
         fail("--resume and --overwrite exclude each other")
@@ -86,19 +73,11 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
         + ("probabilities" if kind == "proba" else "decision_function values"))
     reader = image_reader("default" if max_pixels is None else max_pixels)
     bar = progress(length=len(paths), label="classify")
-    # test hook: a pause after each row, so a test can kill a run half-way (unset in normal use)
-    delay = float(os.environ.get("DDRIQA_TEST_ROW_DELAY", "0") or 0)
-
-    def on_item(item):
-        bar.update(1)
-        if delay > 0:
-            time.sleep(delay)
-
     client = runner = None
     try:
         if scheduler:
-            from ddriqa.cluster import classify_runner
-            from ddriqa.model_names import resolve_model_name
+            from ddriqa.classification.named import resolve_model_name
+            from ddriqa.jobs.dask_runner import classify_runner
 
             client = connect_scheduler(scheduler, chunk_size)
             runner = classify_runner(client, resolve_model_name(model_name or DEFAULT_MODEL), batch_size=batch_size,
@@ -106,7 +85,7 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
         with bar, blas_single_thread():
             summary = classify_files(model, paths, output, batch_size=batch_size, resume=resume,
                                      overwrite=overwrite, strict=strict, read=reader,
-                                     on_item=on_item, on_skipped=bar.update, runner=runner)
+                                     on_item=lambda item: bar.update(1), on_skipped=bar.update, runner=runner)
     except StrictModeError as exc:
         fail(f"--strict: stopped at {exc.path}: {exc.reason}")
     except DDRIQAError as exc:

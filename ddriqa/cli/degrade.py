@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import log, progress
-from ddriqa.cli.classify import EXIT_SOME_ERRORS, fail
+from ddriqa.cli._common import EXIT_SOME_ERRORS, fail, log, progress
 
 
 def _parse_classes(value):
-    from ddriqa.degradations.live import LIVE_CLASSES
+    from ddriqa.degradations.live_preset import LIVE_CLASSES
 
     names = [c.strip().lower() for c in value.split(",") if c.strip()]
     unknown = [c for c in names if c not in LIVE_CLASSES]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import log
-from ddriqa.cli.classify import fail
+from ddriqa.cli._common import fail, log
 
 
 @click.command("demo")
@@ -32,9 +31,9 @@ def demo(output, per_class, seed, model_name):
     """
     import tempfile
 
-    from ddriqa.demo import run_demo
+    from ddriqa.classification.named import MODEL_ALIASES
     from ddriqa.errors import DDRIQAError
-    from ddriqa.model_names import MODEL_ALIASES
+    from ddriqa.jobs.demo import run_demo
 
     if MODEL_ALIASES.get("ddr") is None:
         log("note: no trained DDR model is shipped yet, so the demo shows the BRISQUE baseline")

@@ -34,16 +34,14 @@ def eval_sr(weights, data_dir, output, tile, device):
     import csv
     import sys
 
-
     from ddriqa.degradations.resize import imresize
+    from ddriqa.device import resolve_device
     from ddriqa.errors import DDRIQAError, ImageReadError
     from ddriqa.io import list_images, read_image
     from ddriqa.models.weights import load_generator
+    from ddriqa.sr.upscale import upscale_image
     from ddriqa.training.data import make_lr_images
-    from ddriqa.training.inference import upscale_image
     from ddriqa.training.validation import psnr_y
-
-    from ddriqa.device import resolve_device
 
     try:
         model = load_generator(weights, device=resolve_device(device)).requires_grad_(False)

@@ -4,21 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import batch_job_options, connect_scheduler, log, progress
-from ddriqa.cli.classify import EXIT_SOME_ERRORS, fail, list_inputs
-
-
-def build_extractor(features, weights="srgan_x4_gr", layer="ResBlock16", crop=96, pad="error",
-                    device="auto", seed=0):
-    """A fitted feature extractor for ``--features`` (``"ddr"`` or ``"brisque"``)."""
-    if features == "brisque":
-        from ddriqa.features.brisque import BRISQUEExtractor
-
-        return BRISQUEExtractor().fit([None])
-    from ddriqa.features.ddr import DDRExtractor
-
-    return DDRExtractor(weights=weights, layer=layer, crop=crop, pad=pad, device=device,
-                        random_state=seed).fit()
+from ddriqa.cli._common import EXIT_SOME_ERRORS, batch_job_options, connect_scheduler, fail, log, progress
 
 
 @click.command("extract")
@@ -57,8 +43,10 @@ def extract(data, output, features, weights, layer, crop, pad, device, seed, rec
 
         ddriqa extract /shared/photos -o /shared/ddr.npy --scheduler tcp://head:8786
     """
-    from ddriqa.batch import StrictModeError, extract_files, image_reader
     from ddriqa.errors import DDRIQAError
+    from ddriqa.io import list_inputs
+    from ddriqa.jobs.batches import StrictModeError, image_reader
+    from ddriqa.jobs.extract import build_extractor, extract_files
 
     try:
         extractor = build_extractor(features, weights, layer, crop, pad, device, seed)
@@ -73,7 +61,7 @@ def extract(data, output, features, weights, layer, crop, pad, device, seed, rec
     client = runner = None
     try:
         if scheduler:
-            from ddriqa.cluster import extract_runner
+            from ddriqa.jobs.dask_runner import extract_runner
 
             client = connect_scheduler(scheduler, chunk_size)
             spec = dict(features=features, weights=weights, layer=layer, crop=crop, pad=pad, device=device,

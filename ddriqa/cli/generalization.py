@@ -59,14 +59,14 @@ def generalization(weights, data, layer, patch, runs, seed, limit, tsne_iter, ba
         raise click.ClickException("fewer than two test sets have usable images")
     sets = ",".join(dict.fromkeys(labels.tolist()))
 
-    from ddriqa.analysis.features import load_backbone
     from ddriqa.analysis.protocol import generalization_score
+    from ddriqa.models.backbones import build_backbone
 
     rows, failed = [], 0
     for w in weights:
         try:
-            model = load_backbone(w, seed=seed, global_residual=global_residual,
-                                  num_blocks=random_blocks, num_features=random_features, device=device)
+            model = build_backbone(w, seed=seed, global_residual=global_residual,
+                                   num_blocks=random_blocks, num_features=random_features, device=device)
             log(f"{w}: {len(images)} images, layer {layer}, {runs} runs")
             s = generalization_score(model, images, labels, layer, runs=runs, seed=seed,
                                      batch_size=batch_size, max_iter=tsne_iter)

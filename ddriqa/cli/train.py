@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import blas_single_thread, log
-from ddriqa.cli.classify import fail
+from ddriqa.cli._common import blas_single_thread, fail, log
 
 
 def fit_classifier(table, features="brisque", *, weights="srgan_x4_gr", layer="ResBlock16", crop=96,

@@ -6,15 +6,7 @@ import os
 
 import click
 
-from ddriqa.cli._common import log
-
-EXIT_OK = 0
-EXIT_FAILURE = 2
-
-
-def _fail(message):
-    log(f"error: {message}")
-    raise SystemExit(EXIT_FAILURE)
+from ddriqa.cli._common import fail, log
 
 
 def _parse_steps(text):
@@ -84,7 +76,7 @@ def load_training_images(sources, log_fn=log):
 @click.option("--pixel-weight", type=click.FloatRange(min=0), default=None,
               help="srgan: weight of the pixel L1 loss. Default: the paper's 1e-2 with --vgg-weights; 1 without "
                    "(the 1e-2 assumes the VGG19 perceptual loss carries the content: without it the GAN term "
-                   "wins and the generator drifts, see ddriqa/training/GPU_RUN.md).")
+                   "wins and the generator drifts, see tools/TRAINING.md).")
 @click.option("--gan-weight", type=click.FloatRange(min=0), default=5e-3, show_default=True,
               help="srgan: weight of the generator's vanilla GAN loss.")
 @click.option("--vgg-weights", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -152,10 +144,10 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
         if init and os.path.isdir(init):  # a run folder: its exported weights
             init = os.path.join(init, "generator.safetensors")
         if arch == "srgan" and not init and not resuming:
-            _fail("--arch srgan needs --init (the weights of an L1-trained SRResNet)")
+            fail("--arch srgan needs --init (the weights of an L1-trained SRResNet)")
         images = load_training_images(data)
         if not images:
-            _fail("no readable training images in --data")
+            fail("no readable training images in --data")
         hr, lr = make_lr_images(images, 4)
         del images
         sampler = PatchSampler(hr, lr, lr_patch=lr_patch, batch_size=batch_size, scale=4, seed=seed, device=dev)
@@ -176,7 +168,7 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
             generator = load_generator(init)
             source = click.get_current_context().get_parameter_source("global_residual")
             if source is click.core.ParameterSource.COMMANDLINE and getattr(generator, "global_residual", global_residual) != global_residual:
-                _fail(f"--init {init}: its generator has global_residual={generator.global_residual}, but "
+                fail(f"--init {init}: its generator has global_residual={generator.global_residual}, but "
                       f"--{'' if global_residual else 'no-'}global-residual was given (an SRGAN keeps its init's "
                       "output path: drop the flag or pass the other init)")
         else:
@@ -204,7 +196,7 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
 
             perceptual = None
             if vgg_weights:
-                from ddriqa.training.vgg import VGG19Features
+                from ddriqa.models.vgg import VGG19Features
 
                 perceptual = VGG19Features(vgg_weights)
             else:
@@ -220,6 +212,6 @@ def train_sr(arch, data, iterations, out_dir, resume, global_residual, init, val
             trainer.resume()
         summary = trainer.fit(max_minutes=max_minutes, stop_at=stop_at)
     except DDRIQAError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     summary["run"] = run_name
     click.echo(json.dumps(summary, default=float))

@@ -37,12 +37,11 @@ def upscale(input_dir, output_dir, weights, tile, overlap, recursive, device, ov
     """
     from pathlib import Path
 
+    from ddriqa.device import resolve_device
     from ddriqa.errors import DDRIQAError, ImageReadError
     from ddriqa.io import list_images, read_image, write_image
     from ddriqa.models.weights import load_generator
-    from ddriqa.training.inference import upscale_image
-
-    from ddriqa.device import resolve_device
+    from ddriqa.sr.upscale import upscale_image
 
     try:
         model = load_generator(weights, device=resolve_device(device)).requires_grad_(False)

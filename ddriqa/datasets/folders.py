@@ -1,7 +1,7 @@
 """Image sets given as plain folders: one sub-folder per class, or just images.
 
 :func:`load_dataset` picks the right loader for a folder: the LIVE layout
-(:func:`ddriqa.datasets.live.load_live`) or a labelled folder.
+(:func:`ddriqa.datasets.live_database.load_live`) or a labelled folder.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def load_labelled_folder(root):
     -------
     pandas.DataFrame
         Columns ``path`` (absolute, str), ``distortion`` (str), and ``reference``, ``param``,
-        ``dmos`` (all NaN, for the same columns as :func:`~ddriqa.datasets.live.load_live`),
+        ``dmos`` (all NaN, for the same columns as :func:`~ddriqa.datasets.live_database.load_live`),
         sorted by class name then path.
 
     Raises
@@ -130,7 +130,7 @@ def load_dataset(root):
     """Load a labelled image set, detecting its layout.
 
     A folder where any of the LIVE class folders (jp2k, jpeg, wn, gblur, fastfading) holds an
-    ``info.txt`` is read with :func:`ddriqa.datasets.live.load_live`; any other folder with
+    ``info.txt`` is read with :func:`ddriqa.datasets.live_database.load_live`; any other folder with
     :func:`load_labelled_folder`.
 
     Parameters
@@ -152,7 +152,7 @@ def load_dataset(root):
     >>> load_dataset(root)[["distortion", "param"]].shape
     (1, 2)
     """
-    from ddriqa.datasets.live import is_live_root, load_live
+    from ddriqa.datasets.live_database import is_live_root, load_live
 
     root = _check_root(root)
     if is_live_root(root):

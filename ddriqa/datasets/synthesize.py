@@ -1,7 +1,7 @@
 """Write a LIVE-like distorted data set from any reference images.
 
 The output has the layout of the LIVE Image Quality Database, Release 2, so that
-:func:`ddriqa.datasets.live.load_live` reads it like the real thing::
+:func:`ddriqa.datasets.live_database.load_live` reads it like the real thing::
 
     OUT/refimgs/<name>.bmp            the references, converted to RGB BMP
     OUT/<class>/img<k>.bmp            k = 1, 2, ... within each class
@@ -9,7 +9,7 @@ The output has the layout of the LIVE Image Quality Database, Release 2, so that
     OUT/labels.csv                    path (relative to OUT), distortion, reference, param
 
 (no ``dmos.mat``: the images have no subjective scores). The distortions and parameter laws are those
-of :mod:`ddriqa.degradations.live`.
+of :mod:`ddriqa.degradations.live_preset`.
 
 Reproducibility: image ``k`` of class ``c`` uses its own generator,
 ``numpy.random.default_rng(SeedSequence(seed, spawn_key=(LIVE_CLASSES.index(c), k)))``, which draws
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ddriqa.degradations.live import LIVE_CLASSES, apply_live, sample_live_param
+from ddriqa.degradations.live_preset import LIVE_CLASSES, apply_live, sample_live_param
 from ddriqa.errors import DDRIQAError, InputError
 
 __all__ = ["make_live_like", "SynthesisResult", "assign_references"]

@@ -78,7 +78,7 @@ def load_item(item, dtype="uint8"):
     -------
     numpy.ndarray of shape (H, W, 3)
     """
-    from ddriqa.io import read_image
+    from ddriqa.io import float_to_uint8, read_image
 
     if isinstance(item, (str, os.PathLike)):
         return read_image(item, dtype=dtype)
@@ -118,7 +118,7 @@ def load_item(item, dtype="uint8"):
             "(pass uint8 for the 0..255 scale)"
         )
     if dtype == "uint8":
-        return np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8)
+        return float_to_uint8(arr)
     return arr.astype(np.float32)
 
 

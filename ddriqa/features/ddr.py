@@ -24,8 +24,6 @@ The library itself never changes thread settings.
 
 from __future__ import annotations
 
-import copy
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -186,34 +184,17 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
 
         return resolve_device(self.device)
 
-    def _build_model(self):
-        import torch
-
-        weights = self.weights
-        if isinstance(weights, torch.nn.Module):
-            return copy.deepcopy(weights)
-        if isinstance(weights, str) and weights == "random":
-            from ddriqa.models.srresnet import SRResNet
-
-            rs = self.random_state
-            if isinstance(rs, np.random.Generator):
-                seed = int(rs.integers(0, 2**63 - 1))
-            elif rs is None:
-                seed = int(np.random.default_rng().integers(0, 2**63 - 1))
-            elif isinstance(rs, (int, np.integer)) and not isinstance(rs, bool):
-                seed = int(rs)
-            else:
-                raise InputError(
-                    f"random_state must be None, an int or a numpy Generator, got {type(rs).__name__} {rs!r:.60}"
-                )
-            return SRResNet().reset_parameters(torch.Generator().manual_seed(seed))
-        if isinstance(weights, (str, os.PathLike)):
-            from ddriqa.models.weights import load_generator
-
-            return load_generator(weights)
+    def _seed(self):
+        """The seed of the ``"random"`` initialisation from ``random_state`` (sklearn convention)."""
+        rs = self.random_state
+        if isinstance(rs, np.random.Generator):
+            return int(rs.integers(0, 2**63 - 1))
+        if rs is None:
+            return int(np.random.default_rng().integers(0, 2**63 - 1))
+        if isinstance(rs, (int, np.integer)) and not isinstance(rs, bool):
+            return int(rs)
         raise InputError(
-            "weights must be a shipped name, a .safetensors path, 'random' or an nn.Module; "
-            f"got {type(weights).__name__} {weights!r:.60}"
+            f"random_state must be None, an int or a numpy Generator, got {type(rs).__name__} {rs!r:.60}"
         )
 
     def fit(self, X=None, y=None):
@@ -247,15 +228,12 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
                 f"autocast={self.autocast!r} is only supported on CUDA (device is {device}); "
                 "CPU extraction runs in float32 (bfloat16 on CPU is ~100x slower here)"
             )
-        model = self._build_model()
-        if not hasattr(model, "forward_features"):
-            raise InputError(f"{type(model).__name__} has no forward_features(x, layer) method")
-        names = None
-        if hasattr(model, "layer_names"):
-            depth = getattr(model, "num_blocks", getattr(model, "num_layers", None))
-            names = list(model.layer_names(depth) if depth is not None else model.layer_names())
-        if names is not None and self.layer not in names:
-            raise InputError(f"unknown layer {self.layer!r}; this network has {names}")
+        from ddriqa.models.backbones import RANDOM, build_backbone, check_layers
+
+        weights = self.weights
+        seed = self._seed() if isinstance(weights, str) and weights.lower() == RANDOM else 0
+        model = build_backbone(weights, seed=seed, copy_module=True)
+        check_layers(model, self.layer)
         model = model.to(device).eval().to(memory_format=torch.channels_last)
         for p in model.parameters():
             p.requires_grad_(False)
@@ -290,15 +268,17 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         """Feature maps (B, C, crop, crop) of a stacked (B, crop, crop, 3) batch, as a CPU float32 tensor."""
         import torch
 
+        from ddriqa.models.backbones import forward_layers
+
         # NHWC numpy -> NCHW view with channels-last strides: no copy
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device_)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             if self.autocast is not None:
                 with torch.autocast("cuda", dtype=getattr(torch, self.autocast)):
-                    fea = self.model_.forward_features(x, self.layer)
+                    fea = forward_layers(self.model_, x, [self.layer])[self.layer]
             else:
-                fea = self.model_.forward_features(x, self.layer)
+                fea = forward_layers(self.model_, x, [self.layer])[self.layer]
             return fea.float().cpu()
 
     @staticmethod

@@ -37,7 +37,7 @@ class SRGANTrainer(SRResNetTrainer):
         twin; ``ddriqa train-sr`` picks 1 when no ``--vgg-weights`` are given).
     gan_weight : float, default=5e-3
     perceptual : torch.nn.Module, optional
-        A feature extractor such as :class:`ddriqa.training.vgg.VGG19Features`.
+        A feature extractor such as :class:`ddriqa.models.vgg.VGG19Features`.
     perceptual_weight : float, default=1.0
     d_dtype : {"float32", "bfloat16"}, default="float32"
         How the discriminator is stored in checkpoints (see :mod:`ddriqa.training.checkpoint`).

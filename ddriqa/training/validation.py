@@ -167,7 +167,7 @@ def evaluate_pairs(model, pairs, *, border=None, tile=None):
     The model runs in float32, in eval mode, on its own device; its output is rounded to uint8
     before the PSNR (as when saved as an image). The model's training mode is restored.
     """
-    from ddriqa.training.inference import upscale_image
+    from ddriqa.sr.upscale import upscale_image
 
     scale = int(getattr(model, "scale", 4))
     border = scale if border is None else border

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import textured_image
 
-from ddriqa.analysis.features import random_backbone
 from ddriqa.analysis.protocol import analyze_layers, generalization_score, load_patch_folders
 from ddriqa.errors import InputError
+from ddriqa.models.backbones import random_backbone
 
 
 def _data(n=10):

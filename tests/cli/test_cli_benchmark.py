@@ -46,8 +46,8 @@ def test_benchmark_methods_and_outputs(tmp_path):
 
 
 def test_benchmark_needs_references(tmp_path):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     for cls in ("a", "b"):
         (tmp_path / "lab" / cls).mkdir(parents=True)

@@ -25,8 +25,8 @@ from ddriqa.io import read_image
 
 def fit_tiny_brisque_model(path):
     """A BRISQUE classifier (3 classes) fitted on 24 generated 48x48 images, saved to ``path``."""
-    from ddriqa.classification.pipelines import make_brisque_classifier
     from ddriqa.classification.persistence import save_classifier
+    from ddriqa.classification.pipelines import make_brisque_classifier
 
     rng = np.random.default_rng(0)
     X, y = [], []
@@ -75,7 +75,7 @@ def read_rows(path):
 
 def _alone(model, path):
     """Prediction and decision values of one image classified alone."""
-    from ddriqa.batch import predict_scores
+    from ddriqa.jobs.classify import predict_scores
 
     labels, scores = predict_scores(model, [read_image(path)])
     return labels[0], scores[0]
@@ -186,11 +186,13 @@ def test_classify_resume_after_sigkill(tmp_path, tiny_model):
     _, ref_rows = read_rows(ref)
     assert len(ref_rows) == n
 
-    # a slow run (test hook: a pause after each row) killed with SIGKILL after some rows
+    # a slow run (the test slows the row writer down: 0.2 s per row) killed with SIGKILL after some rows
     out = tmp_path / "out.csv"
-    slow_env = dict(env, DDRIQA_TEST_ROW_DELAY="0.2")
-    proc = subprocess.Popen(cmd + ["-o", str(out)], env=slow_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    slow = ("import sys, time; import ddriqa.jobs.classify as job; write = job.write_row; "
+            "job.write_row = lambda f, row: (write(f, row), time.sleep(0.2)); "
+            "from ddriqa.cli import main; sys.argv[0] = 'ddriqa'; main()")
+    proc = subprocess.Popen([sys.executable, "-c", slow] + cmd[3:] + ["-o", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -230,7 +232,7 @@ def test_shipped_brisque_classifier(tmp_path):
     digest = hashlib.sha256(npz.read_bytes()).hexdigest()
     assert re.search(r"sha256 `([0-9a-f]{64})`", md.read_text()).group(1) == digest
     pytest.importorskip("skimage")
-    from ddriqa.demo import demo_photos
+    from ddriqa.jobs.demo import demo_photos
 
     folder = tmp_path / "imgs"
     folder.mkdir()

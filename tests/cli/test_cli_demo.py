@@ -1,4 +1,4 @@
-"""The demo's core (ddriqa.demo.run_demo) on a tiny subset, with a tiny classifier fitted here."""
+"""The demo's core (ddriqa.jobs.demo.run_demo) on a tiny subset, with a tiny classifier fitted here."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from ddriqa.cli import main
-from ddriqa.demo import demo_photos, per_class_table, run_demo
-
+from ddriqa.jobs.demo import demo_photos, per_class_table, run_demo
 
 
 def test_demo_without_scikit_image_says_what_to_install(monkeypatch):
@@ -41,8 +40,8 @@ def test_run_demo_tiny(tmp_path):
     pytest.importorskip("skimage")
     from ddriqa.classification.persistence import save_classifier
     from ddriqa.classification.pipelines import make_brisque_classifier
+    from ddriqa.datasets.live_database import load_live
     from ddriqa.datasets.synthesize import make_live_like
-    from ddriqa.datasets.live import load_live
 
     classes = ("wn", "gblur")
     # a tiny classifier trained on other photos than the demo uses below

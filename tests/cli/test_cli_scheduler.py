@@ -93,8 +93,8 @@ def test_extract_scheduler_rows_identical(cluster, folder, tmp_path):
 
 
 def test_connect_error_names_the_address():
-    from ddriqa.cluster import connect
     from ddriqa.errors import InputError
+    from ddriqa.jobs.dask_runner import connect
 
     with pytest.raises(InputError, match="127.0.0.1:9"):
         connect("tcp://127.0.0.1:9", timeout=1)

@@ -53,7 +53,7 @@ def test_generalization_needs_two_sets(tmp_path):
 
 
 def test_weights_file_equals_same_random_net(tmp_path):
-    from ddriqa.analysis.features import random_backbone
+    from ddriqa.models.backbones import random_backbone
     from ddriqa.models.weights import save_weights
 
     data = _folders(tmp_path / "d", n=6)

@@ -1,4 +1,4 @@
-"""ddriqa.datasets.live.load_live on a miniature LIVE Release 2 tree."""
+"""ddriqa.datasets.live_database.load_live on a miniature LIVE Release 2 tree."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ddriqa.datasets.live import LIVE_OFFSETS, LIVE_TOTAL, is_live_root, load_live
+from ddriqa.datasets.live_database import LIVE_OFFSETS, LIVE_TOTAL, is_live_root, load_live
 from ddriqa.errors import InputError
 from ddriqa.io import read_image, write_image
 

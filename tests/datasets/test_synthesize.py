@@ -8,7 +8,7 @@ import pytest
 from conftest import textured_image
 
 from ddriqa.datasets.synthesize import assign_references, make_live_like
-from ddriqa.degradations.live import LIVE_CLASSES, LIVE_RANGES
+from ddriqa.degradations.live_preset import LIVE_CLASSES, LIVE_RANGES
 from ddriqa.errors import InputError
 from ddriqa.io import read_image, write_image
 
@@ -55,7 +55,7 @@ def test_layout_and_labels_agree_with_info(refs, tmp_path):
 
 
 def test_load_live_reads_the_output(refs, tmp_path):
-    from ddriqa.datasets.live import load_live
+    from ddriqa.datasets.live_database import load_live
 
     make_live_like(refs, tmp_path / "o", per_class=2, seed=1, classes=("wn", "jpeg"))
     table = load_live(tmp_path / "o")

@@ -9,7 +9,7 @@ import pytest
 from conftest import textured_image
 
 from ddriqa.degradations.compression import jpeg2000
-from ddriqa.degradations.live import LIVE_CLASSES, LIVE_RANGES, apply_live, sample_live_param
+from ddriqa.degradations.live_preset import LIVE_CLASSES, LIVE_RANGES, apply_live, sample_live_param
 from ddriqa.errors import InputError
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ddriqa.degradations.blur import gaussian_blur
 from ddriqa.degradations.compression import jpeg, jpeg2000
-from ddriqa.degradations.live import LIVE_CLASSES, LIVE_RANGES, apply_live
+from ddriqa.degradations.live_preset import LIVE_CLASSES, LIVE_RANGES, apply_live
 from ddriqa.degradations.noise import add_gaussian_noise
 from ddriqa.degradations.resize import imresize
 from ddriqa.errors import InputError

@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import shared_path, textured_image
 from scipy.signal import correlate2d
 from scipy.special import gamma as G
 
-from conftest import shared_path, textured_image
 from ddriqa.degradations.resize import imresize
 from ddriqa.errors import ImageReadError, InputError
 from ddriqa.features import brisque as B

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from conftest import textured_image
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import textured_image
 from ddriqa.errors import ImageReadError, InputError
 from ddriqa.features.ddr import DDRExtractor, central_crop
 from ddriqa.models.srresnet import SRResNet

@@ -8,9 +8,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import textured_image
 from PIL import Image, ImageOps
 
-from conftest import textured_image
 from ddriqa.errors import ImageReadError, InputError
 from ddriqa.io import (
     DEFAULT_MAX_PIXELS,

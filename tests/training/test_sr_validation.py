@@ -11,7 +11,7 @@ from conftest import textured_image
 
 from ddriqa.errors import InputError
 from ddriqa.models.srresnet import SRResNet
-from ddriqa.training.inference import upscale_image
+from ddriqa.sr.upscale import upscale_image
 from ddriqa.training.schedules import SRGAN_SCHEDULE, SRRESNET_SCHEDULE, StepSchedule
 from ddriqa.training.validation import ValidationLog, psnr_y, rgb_to_y
 

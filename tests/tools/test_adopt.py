@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,10 +13,13 @@ from conftest import textured_image
 
 from ddriqa.models.srresnet import SRResNet
 from ddriqa.models.weights import load_generator, sha256_file
-from ddriqa.training.adopt import adopt_run_outputs, main, read_eval_csv
 from ddriqa.training.data import PatchSampler, make_lr_images
-from ddriqa.training.gpu_run import _collect
 from ddriqa.training.srresnet_trainer import SRResNetTrainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # tools/ is outside the package
+
+from adopt import adopt_run_outputs, main, read_eval_csv  # noqa: E402
+from gpu_run import _collect  # noqa: E402
 
 RUN = "srresnet_x4_nogr"
 DATA = ["tiny generated images"]

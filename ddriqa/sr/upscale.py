@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ddriqa.errors import InputError
+from ddriqa.io import float_to_uint8
 
 __all__ = ["upscale_image", "upscale_tensor"]
 
@@ -70,7 +71,7 @@ def upscale_image(model, image, *, tile=None, overlap=16, device=None):
     --------
     >>> import numpy as np
     >>> from ddriqa.models.srresnet import SRResNet
-    >>> from ddriqa.training.inference import upscale_image
+    >>> from ddriqa.sr.upscale import upscale_image
     >>> net = SRResNet(num_features=4, num_blocks=1).eval()
     >>> upscale_image(net, np.zeros((10, 12, 3), np.uint8)).shape
     (40, 48, 3)
@@ -84,5 +85,4 @@ def upscale_image(model, image, *, tile=None, overlap=16, device=None):
         device = next(model.parameters()).device
     x = torch.from_numpy(np.array(image, copy=True)).to(device).permute(2, 0, 1)[None].float().div_(255.0)
     y = upscale_tensor(model, x, tile=tile, overlap=overlap)
-    y = y[0].float().clamp_(0, 1).mul_(255.0).round_().to(torch.uint8).permute(1, 2, 0)
-    return np.ascontiguousarray(y.cpu().numpy())
+    return float_to_uint8(y[0].float().permute(1, 2, 0).cpu().numpy())

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import textured_image
 
 from ddriqa.io import write_image
 from ddriqa.training.data import pack_images
-from ddriqa.training.gpu_run import _prepare, main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # tools/ is outside the package
+
+from gpu_run import _prepare, main  # noqa: E402
 
 
 @pytest.mark.slow
@@ -45,7 +50,7 @@ def test_gpu_run_writes_at_most_8_small_files_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("arch", ["srresnet", "srgan"])
 def test_bench_measures_either_trainer(arch):
-    from ddriqa.training.gpu_run import bench
+    from gpu_run import bench
 
     r = bench(0.01, device="cpu", batch_size=2, lr_patch=8, amp=False, channels_last=False, arch=arch)
     assert r["arch"] == arch and r["iterations"] >= 1 and r["it_per_s"] > 0 and r["device"] == "cpu"

@@ -27,7 +27,7 @@ bicubic reference.
 
 Usage::
 
-    python -m ddriqa.training.adopt $OUT_FILES --dest weights/checkpoints \\
+    python tools/adopt.py $OUT_FILES --dest weights/checkpoints \\
         --data "packed/sr_train.npz: ../shared/data/sr/T91 + BSDS500/train + BSDS500/test" \\
         --eval srresnet_x4_gr:Set5=/tmp/gr_set5.csv --eval srresnet_x4_gr:BSD100=/tmp/gr_bsd.csv
 """

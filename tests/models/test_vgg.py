@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from ddriqa.errors import ModelFileError
-from ddriqa.training.vgg import VGG19Features
+from ddriqa.models.vgg import VGG19Features
 
 
 def test_vgg_loads_torchvision_layout_and_rejects_others(tmp_path):

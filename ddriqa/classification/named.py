@@ -54,7 +54,7 @@ def resolve_model_name(name_or_path):
 
     Examples
     --------
-    >>> from ddriqa.model_names import resolve_model_name
+    >>> from ddriqa.classification.named import resolve_model_name
     >>> resolve_model_name("brisque")
     'brisque_kodak'
     >>> resolve_model_name("my_model.npz")

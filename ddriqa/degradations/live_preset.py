@@ -33,10 +33,13 @@ import math
 import numpy as np
 
 from ddriqa.degradations._checks import check_rng, check_uint8_image
-from ddriqa.datasets.live import LIVE_FOLDERS as LIVE_CLASSES  # the one list of the five classes
 from ddriqa.errors import InputError
 
 __all__ = ["LIVE_CLASSES", "LIVE_RANGES", "LIVE_LOG_UNIFORM", "sample_live_param", "apply_live"]
+
+#: The five LIVE Release 2 distortion classes, in the database's folder (and dmos.mat index) order:
+#: the one list of them in the package.
+LIVE_CLASSES = ("jp2k", "jpeg", "wn", "gblur", "fastfading")
 
 
 #: Published parameter range (low, high) of each class (Sheikh et al. 2006; LIVE Release 2 readme).
@@ -75,7 +78,7 @@ def sample_live_param(distortion, rng):
     Examples
     --------
     >>> import numpy as np
-    >>> from ddriqa.degradations.live import sample_live_param
+    >>> from ddriqa.degradations.live_preset import sample_live_param
     >>> p = sample_live_param("gblur", np.random.default_rng(0))
     >>> 0.42 <= p <= 15
     True
@@ -108,7 +111,7 @@ def apply_live(image, distortion, param, rng):
     Examples
     --------
     >>> import numpy as np
-    >>> from ddriqa.degradations.live import apply_live
+    >>> from ddriqa.degradations.live_preset import apply_live
     >>> img = np.full((64, 64, 3), 120, np.uint8)
     >>> apply_live(img, "wn", 0.05, np.random.default_rng(0)).dtype
     dtype('uint8')

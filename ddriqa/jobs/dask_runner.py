@@ -2,14 +2,14 @@
 
 The image paths are cut into chunks; each chunk is one task (:func:`classify_task` or
 :func:`extract_task`) that a worker runs with the same batch loop as a local run
-(:func:`ddriqa.batch.map_batches`: reader thread, batches, one bad file costs only its own
+(:func:`ddriqa.jobs.batches.map_batches`: reader thread, batches, one bad file costs only its own
 row). Each worker process loads the classifier or builds the extractor once and keeps it in a
 small worker-side cache keyed by the model reference (and the file's size and modification
 time), so a model is not shipped with every task and not reloaded for every chunk.
 
 :func:`iter_cluster_items` submits the chunks, collects them with
-``distributed.as_completed`` and yields one :class:`~ddriqa.batch.BatchItem` per path in input
-order, so that :func:`ddriqa.batch.classify_files` and :func:`ddriqa.batch.extract_files` write
+``distributed.as_completed`` and yields one :class:`~ddriqa.jobs.batches.BatchItem` per path in input
+order, so that :func:`ddriqa.jobs.classify.classify_files` and :func:`ddriqa.jobs.extract.extract_files` write
 the results with the same writer, and into the same files, as the local run. At most
 ``window`` chunks are in flight or waiting for an earlier chunk, which bounds the memory
 held by the client.
@@ -20,7 +20,7 @@ and the model file under the same absolute paths as the client (a shared file sy
 
 Examples
 --------
->>> from ddriqa.cluster import chunk_ranges
+>>> from ddriqa.jobs.dask_runner import chunk_ranges
 >>> chunk_ranges(5, 2)
 [(0, 2), (2, 4), (4, 5)]
 """
@@ -32,8 +32,9 @@ import threading
 from collections import OrderedDict
 from functools import partial
 
-from ddriqa.batch import BatchItem, StrictModeError, error_reason, image_reader, map_batches, predict_scores
 from ddriqa.errors import DDRIQAError, InputError
+from ddriqa.jobs.batches import BatchItem, StrictModeError, error_reason, image_reader, map_batches
+from ddriqa.jobs.classify import predict_scores
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -108,7 +109,7 @@ def classify_task(model_ref, paths, *, batch_size=8, max_pixels=None):
         ``value`` is ``(label, scores)`` (``scores`` a float64 array) or None; ``error`` the
         reason text or None.
     """
-    from ddriqa.model_names import load_named_classifier
+    from ddriqa.classification.named import load_named_classifier
 
     model = _cached(("classify",) + _file_key(model_ref), lambda: load_named_classifier(model_ref))
 
@@ -126,7 +127,7 @@ def extract_task(spec, paths, *, batch_size=8, max_pixels=None):
     Parameters
     ----------
     spec : dict
-        Keyword arguments of :func:`ddriqa.cli.extract.build_extractor` (``features``,
+        Keyword arguments of :func:`ddriqa.jobs.extract.build_extractor` (``features``,
         ``weights``, ``layer``, ``crop``, ``pad``, ``device``, ``seed``); a weights file is
         given by its absolute path. The extractor is built once per worker process (cached).
     paths : list of str
@@ -140,7 +141,7 @@ def extract_task(spec, paths, *, batch_size=8, max_pixels=None):
     """
     import numpy as np
 
-    from ddriqa.cli.extract import build_extractor
+    from ddriqa.jobs.extract import build_extractor
 
     key = ("extract", tuple(sorted((k, str(v)) for k, v in spec.items()))) + _file_key(spec.get("weights"))[1:]
     extractor = _cached(key, lambda: build_extractor(**spec))
@@ -204,11 +205,11 @@ def iter_cluster_items(client, task, paths, *, chunk_size=DEFAULT_CHUNK_SIZE, wi
         Chunks submitted ahead of the first one not yet written (default: twice the cluster's
         threads, at least 4).
     strict : bool, default=False
-        Raise :class:`~ddriqa.batch.StrictModeError` at the first item with an error.
+        Raise :class:`~ddriqa.jobs.batches.StrictModeError` at the first item with an error.
 
     Yields
     ------
-    ddriqa.batch.BatchItem
+    ddriqa.jobs.batches.BatchItem
 
     Notes
     -----
@@ -295,7 +296,7 @@ def _absolute_if_file(ref):
 
 def classify_runner(client, model_ref, *, batch_size=8, max_pixels=None, chunk_size=DEFAULT_CHUNK_SIZE,
                     strict=False):
-    """A ``runner(paths)`` for :func:`ddriqa.batch.classify_files` that classifies on the cluster.
+    """A ``runner(paths)`` for :func:`ddriqa.jobs.classify.classify_files` that classifies on the cluster.
 
     ``model_ref`` is a shipped classifier name or a file path (made absolute here; the workers
     must be able to read it there).
@@ -306,9 +307,9 @@ def classify_runner(client, model_ref, *, batch_size=8, max_pixels=None, chunk_s
 
 def extract_runner(client, spec, *, batch_size=8, max_pixels=None, chunk_size=DEFAULT_CHUNK_SIZE,
                    strict=False):
-    """A ``runner(paths)`` for :func:`ddriqa.batch.extract_files` that extracts on the cluster.
+    """A ``runner(paths)`` for :func:`ddriqa.jobs.extract.extract_files` that extracts on the cluster.
 
-    ``spec`` holds the keyword arguments of :func:`ddriqa.cli.extract.build_extractor`; a
+    ``spec`` holds the keyword arguments of :func:`ddriqa.jobs.extract.build_extractor`; a
     weights file path is made absolute here.
     """
     spec = dict(spec)

@@ -9,20 +9,19 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import GroupKFold
 from sklearn.svm import SVC
 
-from ddriqa.classification.evaluation import (
+from ddriqa.classification.gram import gram_from_chunks, gram_pca_scores
+from ddriqa.classification.pca import iter_row_chunks, streaming_gram
+from ddriqa.classification.pipelines import make_brisque_classifier
+from ddriqa.errors import InputError
+from ddriqa.evaluation.protocol import (
     ALL,
     GramFeatures,
     content_disjoint_splits,
-    gram_from_chunks,
-    gram_pca_scores,
     run_benchmark,
     split_metrics,
     summarize,
     summary_markdown,
 )
-from ddriqa.classification.pca import iter_row_chunks, streaming_gram
-from ddriqa.classification.pipelines import make_brisque_classifier
-from ddriqa.errors import InputError
 
 
 def _signs(a, b):

@@ -1,8 +1,8 @@
 """Prepared GPU run: train SRResNet-wGR and -woGR side by side for a wall-clock budget.
 
-Run from the repository root on the GPU machine (see ``ddriqa/training/GPU_RUN.md``)::
+Run from the repository root on the GPU machine (see ``tools/TRAINING.md``)::
 
-    python3 -m ddriqa.training.gpu_run --pack packed/sr_train.npz --val-pack packed/sr_val.npz \\
+    python3 tools/gpu_run.py --pack packed/sr_train.npz --val-pack packed/sr_val.npz \\
         --out $OUT --minutes 8
 
 What it does:

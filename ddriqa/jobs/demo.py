@@ -67,7 +67,7 @@ def demo_photos(names=None, max_side=512):
 
     Examples
     --------
-    >>> from ddriqa.demo import demo_photos
+    >>> from ddriqa.jobs.demo import demo_photos
     >>> photos = demo_photos(["astronaut.png"], max_side=64)  # doctest: +SKIP
     >>> photos["astronaut"].shape  # doctest: +SKIP
     (64, 64, 3)
@@ -107,17 +107,17 @@ def per_class_table(y_true, y_pred, classes):
     pandas.DataFrame
         Index: the classes then ``ALL``; columns ``precision``, ``recall``, ``accuracy`` (ALL
         only) and ``n`` (images of the class). Computed by
-        :func:`ddriqa.classification.evaluation.split_metrics`.
+        :func:`ddriqa.evaluation.protocol.split_metrics`.
 
     Examples
     --------
-    >>> from ddriqa.demo import per_class_table
+    >>> from ddriqa.jobs.demo import per_class_table
     >>> per_class_table(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])["recall"].tolist()
     [0.5, 1.0, 0.75]
     """
     import pandas as pd
 
-    from ddriqa.classification.evaluation import split_metrics
+    from ddriqa.evaluation.protocol import split_metrics
 
     rows = split_metrics(np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str), [str(c) for c in classes])
     table = pd.DataFrame(rows).set_index("class").rename(columns={"n_test": "n"})
@@ -135,7 +135,7 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
         layout), ``results.csv`` (one row per image, as ``ddriqa classify`` writes) and
         ``per_class.csv``.
     model : str, default="brisque"
-        Classifier name or path (see :func:`ddriqa.model_names.load_named_classifier`).
+        Classifier name or path (see :func:`ddriqa.classification.named.load_named_classifier`).
     per_class : int, default=10
         Distorted images per class.
     seed : int, default=0
@@ -159,12 +159,12 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
     """
     import pandas as pd
 
-    from ddriqa.batch import classify_files
-    from ddriqa.datasets.live import load_live
+    from ddriqa.classification.named import load_named_classifier
+    from ddriqa.datasets.live_database import load_live
     from ddriqa.datasets.synthesize import make_live_like
-    from ddriqa.degradations.live import LIVE_CLASSES
+    from ddriqa.degradations.live_preset import LIVE_CLASSES
     from ddriqa.io import write_image
-    from ddriqa.model_names import load_named_classifier
+    from ddriqa.jobs.classify import classify_files
 
     log = log or (lambda message: None)
     classes = tuple(LIVE_CLASSES if classes is None else classes)

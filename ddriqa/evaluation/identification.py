@@ -10,9 +10,9 @@ Methods:
   training of the backbone adds).
 
 Each method's features are computed once per image (DDR: as the Gram matrix of the features,
-see :mod:`ddriqa.classification.evaluation`) and cached in ``<out_dir>/cache/`` together with
+see :mod:`ddriqa.evaluation.protocol`) and cached in ``<out_dir>/cache/`` together with
 the list of images they belong to, so a rerun after a crash skips what is done. The splits and
-the scoring are :func:`ddriqa.classification.evaluation.run_benchmark`.
+the scoring are :func:`ddriqa.evaluation.protocol.run_benchmark`.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def method_features(method, paths, *, weights=None, layer="ResBlock16", crop=96,
         def compute():
             return BRISQUEExtractor(n_jobs=n_jobs).fit(paths).transform(paths)
     elif method in ("ddr", "ddr-random"):
-        from ddriqa.classification.evaluation import gram_from_extractor
+        from ddriqa.classification.gram import gram_from_extractor
         from ddriqa.features.ddr import DDRExtractor
 
         w = "random" if method == "ddr-random" else weights
@@ -161,8 +161,8 @@ def run_identification_benchmark(data, out_dir, *, methods=METHODS, weights=None
     notes : list of str
         What was skipped or capped, also written at the end of ``summary.md``.
     """
-    from ddriqa.classification.evaluation import GramFeatures, run_benchmark, write_benchmark
     from ddriqa.datasets.folders import load_dataset
+    from ddriqa.evaluation.protocol import GramFeatures, run_benchmark, write_benchmark
 
     log = log or (lambda message: None)
     table = load_dataset(data) if not hasattr(data, "columns") else data
@@ -222,7 +222,7 @@ def run_identification_benchmark(data, out_dir, *, methods=METHODS, weights=None
     if not features:
         raise InputError("no method to run (see the notes above)")
     # cap the PCA dimension at the smallest train side minus one
-    from ddriqa.classification.evaluation import content_disjoint_splits
+    from ddriqa.evaluation.protocol import content_disjoint_splits
 
     splits = content_disjoint_splits(groups, n_splits=n_splits, test_size=test_size, seed=seed)
     smallest = min(len(tr) for tr, _ in splits)

@@ -1,10 +1,4 @@
-"""Image file input and output: the one reader every ddriqa command uses.
-
-:func:`read_image` turns any common image file into an RGB array (``uint8`` on 0..255 or
-``float32`` on [0, 1]) and turns every failure into an :class:`~ddriqa.errors.ImageReadError`
-that names the file and the reason. :func:`write_image` writes PNG, BMP, TIFF, WebP, JPEG
-(at a quality) and JPEG 2000 (at a bit rate). :func:`list_images` lists the image files of a
-folder.
+"""Reading image files: :func:`read_image`, the one reader every ddriqa command uses.
 
 Decoding goes through Pillow, which reads the image size from the header without decoding the
 pixels (so the pixel-count limit is checked first), applies the EXIF orientation, and handles
@@ -24,30 +18,13 @@ import io
 import os
 import re
 import stat
-import uuid
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from ddriqa.errors import ImageReadError, InputError
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "DEFAULT_MAX_PIXELS",
-    "read_image",
-    "write_image",
-    "list_images",
-    "apply_exif_orientation",
-]
-
-#: Lower-case file suffixes that :func:`list_images` treats as images.
-IMAGE_EXTENSIONS = frozenset(
-    {
-        ".png", ".bmp", ".dib", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".jp2", ".j2k", ".j2c",
-        ".jpc", ".webp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm",
-    }
-)
+__all__ = ["DEFAULT_MAX_PIXELS", "apply_exif_orientation", "read_image"]
 
 #: Default limit on width * height, checked from the file header before decoding: 2**26 pixels
 #: (8192 x 8192, 67 megapixels), below Pillow's own decompression-bomb warning threshold.
@@ -59,9 +36,6 @@ _GRAY16_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 
 
-# --------------------------------------------------------------------------------------------
-# reading
-# --------------------------------------------------------------------------------------------
 def _check_dtype(dtype):
     try:
         dt = np.dtype(dtype)
@@ -481,219 +455,3 @@ def _pil_to_array(path, im, dt):
     except (ValueError, OSError) as exc:
         raise ImageReadError(path, f"unsupported pixel mode {mode!r} ({exc})") from None
     return _to_output(np.asarray(rgb), 8, dt)
-
-
-# --------------------------------------------------------------------------------------------
-# writing
-# --------------------------------------------------------------------------------------------
-_WRITE_FORMATS = {
-    ".png": "PNG",
-    ".bmp": "BMP",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".jp2": "JPEG2000",
-    ".j2k": "JPEG2000",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".webp": "WEBP",
-}
-
-
-def _as_uint8_image(image):
-    arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
-        raise InputError(f"expected an HxW or HxWx3 image, got an array of shape {arr.shape}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise InputError(f"cannot write an empty image of shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        return np.ascontiguousarray(arr)
-    if arr.dtype.kind != "f":
-        raise InputError(f"expected a uint8 image or a float image on [0, 1], got dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError("the image contains NaN or infinite values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0.0 or hi > 1.0:
-        raise InputError(
-            f"float images must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] (pass uint8 for 0..255)"
-        )
-    return np.clip(np.round(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
-
-
-def write_image(path, image, *, quality=None, bpp=None):
-    """Write an image; the format follows the file extension.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Output file: ``.png``, ``.bmp``, ``.tif``/``.tiff`` (lossless), ``.jpg``/``.jpeg``,
-        ``.webp``, ``.jp2`` (JPEG 2000 file format) or ``.j2k`` (raw JPEG 2000 codestream).
-        The parent folder must exist. The file is written to a temporary name in the same
-        folder and renamed, so an interrupted write never leaves a half-written image.
-    image : numpy.ndarray
-        ``HxW`` (gray) or ``HxWx3`` (RGB), uint8 on 0..255 or float on [0, 1] (rounded to uint8).
-    quality : int, optional
-        JPEG / WebP quality, 1..100. JPEG defaults to 95 (4:2:0 chroma subsampling, Pillow's
-        default); WebP defaults to lossless. Not allowed for other formats.
-    bpp : float, optional
-        JPEG 2000 target bit rate in bits per pixel. It is passed to OpenJPEG as the
-        compression ratio ``rate = bits_per_raw_pixel / bpp`` (24 for RGB, 8 for gray) with
-        ``quality_mode="rates"`` and the irreversible 9/7 wavelet; the file lands within a few
-        percent of ``bpp * H * W / 8`` bytes. ``None`` writes lossless JPEG 2000 (5/3 wavelet).
-        Not allowed for other formats.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-
-    Raises
-    ------
-    ddriqa.errors.InputError
-        Unsupported extension, bad image, bad ``quality``/``bpp``, missing parent folder, or
-        the write failed (the message names the file).
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from ddriqa.io import write_image, read_image
-    >>> img = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)
-    >>> out = write_image(os.path.join(tempfile.mkdtemp(), "x.png"), img)
-    >>> bool(np.array_equal(read_image(out), img))
-    True
-    """
-    from PIL import Image
-
-    path = Path(os.fspath(path))
-    fmt = _WRITE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(
-            f"{path}: cannot write images with extension {path.suffix!r}; "
-            f"use one of {', '.join(sorted(_WRITE_FORMATS))}"
-        )
-    if quality is not None and fmt not in ("JPEG", "WEBP"):
-        raise InputError(f"{path}: quality applies to JPEG and WebP only, not {fmt}")
-    if bpp is not None and fmt != "JPEG2000":
-        raise InputError(f"{path}: bpp applies to JPEG 2000 (.jp2/.j2k) only, not {fmt}")
-    if quality is not None:
-        if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
-            raise InputError(f"{path}: quality must be an integer in 1..100, got {quality!r}")
-        quality = int(quality)
-    if bpp is not None:
-        try:
-            bpp = float(bpp)
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: bpp must be a positive number, got {bpp!r}") from None
-        if not np.isfinite(bpp) or bpp <= 0:
-            raise InputError(f"{path}: bpp must be a positive number, got {bpp!r}")
-    arr = _as_uint8_image(image)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{path}: the folder {parent} does not exist (write_image does not create folders)")
-
-    options = {}
-    if fmt == "JPEG":
-        options["quality"] = 95 if quality is None else quality
-    elif fmt == "WEBP":
-        options.update({"lossless": True} if quality is None else {"quality": quality})
-    elif fmt == "JPEG2000":
-        options["no_jp2"] = path.suffix.lower() == ".j2k"
-        if bpp is not None:
-            raw_bits = 24.0 if arr.ndim == 3 else 8.0
-            if bpp >= raw_bits:
-                raise InputError(f"{path}: bpp={bpp} is not below the raw {raw_bits:g} bits per pixel")
-            options.update(quality_mode="rates", quality_layers=[raw_bits / bpp], irreversible=True)
-    elif fmt == "TIFF":
-        options["compression"] = "tiff_deflate"
-
-    pil = Image.fromarray(arr)
-    # a hidden temporary name in the same folder (open "x": normal permissions, no clobbering)
-    tmp = parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.part"
-    try:
-        with open(tmp, "xb") as fh:
-            pil.save(fh, format=fmt, **options)
-        os.replace(tmp, path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot write the image ({exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-# --------------------------------------------------------------------------------------------
-# listing
-# --------------------------------------------------------------------------------------------
-def list_images(folder, recursive=False):
-    """The image files of a folder, sorted.
-
-    A file counts as an image by its extension (case-insensitive, see
-    :data:`IMAGE_EXTENSIONS`); hidden files and folders (names starting with ``.``) are
-    skipped. With ``recursive=True`` sub-folders are searched too; symbolic links to folders
-    are followed, but each real folder is visited once, so a link cycle cannot loop.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-    recursive : bool, default=False
-
-    Returns
-    -------
-    list of pathlib.Path
-        Paths below ``folder`` as given (not resolved), sorted.
-
-    Raises
-    ------
-    ddriqa.errors.ImageReadError
-        If ``folder`` does not exist, is not a folder or cannot be listed.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> for name in ["b.PNG", "a.jpg", "notes.txt", ".hidden.png"]:
-    ...     _ = (d / name).write_bytes(b"")
-    >>> [p.name for p in list_images(d)]
-    ['a.jpg', 'b.PNG']
-    """
-    root = Path(os.fspath(folder))
-    if not root.exists():
-        raise ImageReadError(root, "no such folder")
-    if not root.is_dir():
-        raise ImageReadError(root, "is not a folder")
-    found = []
-    seen = set()
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        try:
-            real = os.path.realpath(current)
-        except OSError:
-            continue
-        if real in seen:
-            continue
-        seen.add(real)
-        try:
-            with os.scandir(current) as it:
-                entries = list(it)
-        except PermissionError:
-            if current == root:
-                raise ImageReadError(root, "permission denied (cannot list the folder)") from None
-            continue
-        except OSError as exc:
-            if current == root:
-                raise ImageReadError(root, f"cannot list the folder ({exc.strerror or exc})") from None
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_file():
-                    if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
-                        found.append(current / entry.name)
-                elif recursive and entry.is_dir():
-                    stack.append(current / entry.name)
-            except OSError:
-                continue
-    return sorted(found)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ddriqa.degradations.live_preset import LIVE_CLASSES
 from ddriqa.errors import InputError
 
 __all__ = ["LIVE_FOLDERS", "LIVE_OFFSETS", "LIVE_COUNTS", "LIVE_TOTAL", "load_live", "is_live_root"]
 
-#: The distortion folders, in the global index order of dmos.mat.
-LIVE_FOLDERS = ("jp2k", "jpeg", "wn", "gblur", "fastfading")
+#: The distortion folders, in the global index order of dmos.mat (the LIVE classes).
+LIVE_FOLDERS = LIVE_CLASSES
 #: Images per folder in the real database.
 LIVE_COUNTS = {"jp2k": 227, "jpeg": 233, "wn": 174, "gblur": 174, "fastfading": 174}
 #: 0-based offset of each folder in the 982-entry dmos.mat / refnames_all.mat arrays.

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ddriqa.analysis.features import extract_layer_features, load_backbone, random_backbone
 from ddriqa.errors import InputError
+from ddriqa.features.layers import extract_layer_features
+from ddriqa.models.backbones import build_backbone, random_backbone
 
 
 def _images(n=5, size=12, seed=0):
@@ -32,7 +33,7 @@ def test_random_backbone_is_seeded():
     wa, wb, wc = (m.conv_first.weight.detach() for m in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
     assert not random_backbone(0, num_blocks=1, num_features=4, global_residual=False).global_residual
-    assert load_backbone("random", seed=1, num_blocks=1, num_features=4).conv_first.weight.equal(wa)
+    assert build_backbone("random", seed=1, num_blocks=1, num_features=4).conv_first.weight.equal(wa)
 
 
 def test_errors():
@@ -43,4 +44,4 @@ def test_errors():
     with pytest.raises(InputError, match="differs"):
         extract_layer_features(net, mixed, ["Conv1"])
     with pytest.raises(InputError):
-        load_backbone(3.5)
+        build_backbone(3.5)

@@ -1,4 +1,4 @@
-"""ddriqa.cluster without a cluster: chunking, the worker-side model cache, the task functions."""
+"""ddriqa.jobs.dask_runner without a cluster: chunking, the worker-side model cache, the task functions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from conftest import textured_image
 from PIL import Image
 
-from ddriqa import cluster
+from ddriqa.jobs import dask_runner as cluster
 from ddriqa.errors import InputError
 
 
@@ -41,9 +41,9 @@ def test_worker_cache_builds_once_per_key(tmp_path, monkeypatch):
 
 
 def test_classify_task_matches_local_predictions(tmp_path):
-    from ddriqa.batch import predict_scores
+    from ddriqa.classification.named import load_named_classifier, resolve_model_name
     from ddriqa.io import read_image
-    from ddriqa.model_names import load_named_classifier, resolve_model_name
+    from ddriqa.jobs.classify import predict_scores
 
     paths = []
     for i in range(3):

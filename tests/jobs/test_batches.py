@@ -1,4 +1,4 @@
-"""Tests of ddriqa.batch: streaming, fault-isolating batch jobs (stand-in reader and model)."""
+"""Tests of ddriqa.jobs.batches: streaming, fault-isolating batch jobs (stand-in reader and model)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import LinearSVC
 
-from ddriqa.batch import (
-    StrictModeError,
-    classify_files,
-    extract_files,
-    map_batches,
-    predict_scores,
-    read_done_paths,
-)
 from ddriqa.errors import ImageReadError, InputError
+from ddriqa.jobs._csv import read_done_paths
+from ddriqa.jobs.batches import StrictModeError, map_batches
+from ddriqa.jobs.classify import classify_files, predict_scores
+from ddriqa.jobs.extract import extract_files
 
 
 def _stats(images):

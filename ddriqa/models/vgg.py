@@ -44,7 +44,7 @@ class VGG19Features(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from ddriqa.training.vgg import VGG19Features
+    >>> from ddriqa.models.vgg import VGG19Features
     >>> tuple(VGG19Features(layer="conv3_4")(torch.rand(1, 3, 32, 32)).shape)
     (1, 256, 8, 8)
     """

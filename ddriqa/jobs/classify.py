@@ -1,0 +1,162 @@
+"""The job behind ``ddriqa classify``: one CSV row per image, resumable, never losing a row.
+
+:func:`classify_files` streams one CSV row per image (path, predicted distortion, one score per
+class, error), appending and flushing each row as soon as it exists, and can resume an
+interrupted run without losing or duplicating rows.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ddriqa.jobs._csv import normalise_path, open_output, write_row
+from ddriqa.jobs.batches import JobSummary, StrictModeError, map_batches
+
+__all__ = ["classification_header", "classify_files", "predict_scores", "score_kind"]
+
+
+def _fmt(x):
+    return repr(float(x))
+
+
+def _final_step(model):
+    """(feature part or None, final estimator) of a Pipeline, or (None, model)."""
+    steps = getattr(model, "steps", None)
+    if steps:
+        return (model[:-1] if len(steps) > 1 else None), model[-1]
+    return None, model
+
+
+def score_kind(model):
+    """``"proba"`` when the model's final estimator has ``predict_proba``, else ``"decision"``."""
+    _, final = _final_step(model)
+    return "proba" if hasattr(final, "predict_proba") else "decision"
+
+
+def predict_scores(model, images):
+    """Predicted labels and one score per class, computing the features only once.
+
+    Parameters
+    ----------
+    model : fitted classifier (usually a Pipeline: features -> ... -> classifier)
+    images : list of images (or paths)
+
+    Returns
+    -------
+    labels : ndarray of shape (n,)
+    scores : ndarray of shape (n, n_classes)
+        Probabilities when the final estimator has ``predict_proba``, else its
+        ``decision_function`` (one-vs-rest; for two classes ``[-d, d]``).
+    """
+    head, final = _final_step(model)
+    X = head.transform(images) if head is not None else images
+    labels = np.asarray(final.predict(X))
+    if hasattr(final, "predict_proba"):
+        scores = np.asarray(final.predict_proba(X), dtype=np.float64)
+    else:
+        d = np.asarray(final.decision_function(X), dtype=np.float64)
+        if d.ndim == 1:
+            d = np.stack([-d, d], axis=1)
+        scores = d
+    return labels, scores
+
+
+def classification_header(classes, kind):
+    """The CSV header of :func:`classify_files`: path, distortion, ``<kind>_<class>``..., error."""
+    return ["path", "distortion", *[f"{kind}_{c}" for c in classes], "error"]
+
+
+def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrite=False,
+                   strict=False, read=None, on_item=None, on_skipped=None, runner=None):
+    """Classify image files into a CSV, one row per image, appended and flushed as produced.
+
+    Parameters
+    ----------
+    model : fitted classifier
+        Takes a list of RGB uint8 images (e.g. from :func:`ddriqa.classification.pipelines.make_brisque_classifier`).
+    paths : sequence of path
+        The images.
+    output : path or "-"
+        The CSV file (``"-"``: stdout). Columns: ``path``, ``distortion`` (predicted class), one score column per
+        class named ``proba_<class>`` (probabilities) or ``decision_<class>`` (decision_function
+        values), and ``error`` (empty when fine; otherwise the reason, and no prediction).
+    batch_size : int, default=8
+        Images per model call.
+    resume : bool, default=False
+        Skip paths already present in ``output`` (a partial last row left by a killed run is
+        removed first), so a rerun after a crash loses and duplicates nothing.
+    overwrite : bool, default=False
+        Replace an existing ``output``. Without ``resume`` or ``overwrite`` an existing,
+        non-empty ``output`` is an error (results already there are never thrown away silently).
+    strict : bool, default=False
+        Stop with :class:`StrictModeError` at the first file that fails (no row for it).
+    read : callable, optional
+        Image reader; default :func:`ddriqa.io.read_image`.
+    on_item : callable, optional
+        Called with each :class:`BatchItem` after its row is written (progress bars).
+    on_skipped : callable, optional
+        Called once with the number of paths skipped because they are done (resume).
+    runner : callable, optional
+        ``runner(paths) -> iterable of BatchItem`` (one per path, ``value = (label, scores)``,
+        in order) that computes the results elsewhere, e.g.
+        :func:`ddriqa.jobs.dask_runner.classify_runner` (a Dask cluster); ``model`` then only gives
+        the classes and the kind of score. Default: this process (:func:`map_batches`).
+
+    Returns
+    -------
+    JobSummary
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sklearn.svm import LinearSVC
+    >>> from ddriqa.jobs.classify import classify_files
+    >>> from ddriqa.io import write_image
+    >>> brightness = FunctionTransformer(lambda imgs: np.array([[im.mean()] for im in imgs]))
+    >>> model = make_pipeline(brightness, LinearSVC()).fit(
+    ...     [np.zeros((4, 4, 3)), np.full((4, 4, 3), 255.0)], ["dark", "bright"])
+    >>> d = tempfile.mkdtemp()
+    >>> paths = [write_image(os.path.join(d, "a.png"), np.zeros((8, 8, 3), np.uint8)),
+    ...          os.path.join(d, "missing.png")]
+    >>> summary = classify_files(model, paths, os.path.join(d, "out.csv"))
+    >>> summary.n_ok, summary.n_errors
+    (1, 1)
+    >>> print(open(os.path.join(d, "out.csv")).read().splitlines()[0])
+    path,distortion,decision_bright,decision_dark,error
+    """
+    classes = [str(c) for c in model.classes_]
+    kind = score_kind(model)
+    header = classification_header(classes, kind)
+    f, done = open_output(output, header, resume=resume, overwrite=overwrite)
+    paths = [os.fspath(p) for p in paths]
+    todo = [p for p in paths if normalise_path(p) not in done]
+    summary = JobSummary(n_total=len(paths), n_skipped=len(paths) - len(todo))
+    if on_skipped is not None and summary.n_skipped:
+        on_skipped(summary.n_skipped)
+
+    def fn(images):
+        labels, scores = predict_scores(model, images)
+        return list(zip(labels, scores))
+
+    items = (map_batches(todo, fn, batch_size=batch_size, read=read, strict=strict) if runner is None
+             else runner(todo))
+    try:
+        for item in items:
+            if strict and item.error is not None:
+                raise StrictModeError(item.path, item.error)
+            if item.error is None:
+                label, scores = item.value
+                write_row(f, [item.path, str(label), *[_fmt(s) for s in scores], ""])
+                summary.n_ok += 1
+            else:
+                write_row(f, [item.path, "", *([""] * len(classes)), item.error])
+                summary.n_errors += 1
+            if on_item is not None:
+                on_item(item)
+    finally:
+        f.close()
+    return summary
