@@ -1,11 +1,13 @@
-"""Adopt what a training run brought back into ``weights/checkpoints/``, with provenance.
+"""File what a training run brought back into ``weights/checkpoints/``, with provenance.
 
-A GPU session has minutes, not hours, to file its results. ``gpu_run`` brings back, per run,
-``<run>.safetensors`` (float32 generator whose ``train_state`` metadata holds the whole resumable
-state), ``<run>.g_optim.safetensors`` (Adam moments; absent after a light run),
-``<run>.snap<N>.safetensors`` (float16 snapshot) and one ``val_log.csv``. This module copies them
-to the layout that lasts between sessions and writes the provenance JSON that every weights file
-under ``weights/`` must have (sha256, data, iterations, step, loss, validation figures)::
+Run from the repository root as ``python tools/adopt.py SRC --data ...`` (see
+``tools/TRAINING.md``). ``tools/gpu_run.py`` brings back, per run, ``<run>.safetensors``
+(float32 generator whose ``train_state`` metadata holds the whole resumable state),
+``<run>.g_optim.safetensors`` (Adam moments; absent after a light run),
+``<run>.snap<N>.safetensors`` (float16 snapshot) and one ``val_log.csv``. This script copies them
+to the layout kept in the repository and writes the provenance JSON (and Markdown card) that
+every weights file under ``weights/`` must have (sha256, data, iterations, step, loss,
+validation figures)::
 
     <dest>/resume/<run>.safetensors          + .json
     <dest>/resume/<run>.g_optim.safetensors  + .g_optim.json   (removed when the source has none)
@@ -22,14 +24,17 @@ marked as a network, not a resume state.
 Everything but the data description and the status line is read from the files themselves
 (step, nominal iterations, schedule, seed, optimizer, training segments with their hardware).
 Y-PSNR figures come from ``val_log.csv`` and, optionally, from ``ddriqa eval-sr`` CSV outputs
-(``--eval SET=FILE``), which add the sets the run did not validate on (e.g. BSD100) and the
+(``--eval RUN:SET=FILE``), which add the sets the run did not validate on (e.g. BSD100) and the
 bicubic reference.
 
 Usage::
 
-    python tools/adopt.py $OUT_FILES --dest weights/checkpoints \\
+    python tools/adopt.py gpu_out --dest weights/checkpoints \\
         --data "packed/sr_train.npz: ../shared/data/sr/T91 + BSDS500/train + BSDS500/test" \\
         --eval srresnet_x4_gr:Set5=/tmp/gr_set5.csv --eval srresnet_x4_gr:BSD100=/tmp/gr_bsd.csv
+
+Exit status: 0 adopted (the files written are listed on stdout); 2 nothing to adopt, an
+unreadable file or a bad argument.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
     Parameters
     ----------
     src : str or os.PathLike
-        Folder with ``<run>.safetensors`` files (``gpu_run --out``).
+        Folder with ``<run>.safetensors`` files (``tools/gpu_run.py --out``).
     dest : str or os.PathLike
         Usually ``weights/checkpoints``.
     data : list of str
@@ -94,7 +99,7 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
     evals : dict, optional
         ``{run: {set_name: eval_sr_csv_path}}``: figures measured on the adopted float32 weights.
     status_note : str, optional
-        Appended to the status line of each file (e.g. which session trained it).
+        Appended to the status line of each file (e.g. where and when it was trained).
     extra : dict, optional
         More provenance fields, e.g. ``{"batch_size": 16, "lr_patch": 32}`` for checkpoints
         written before the trainer recorded them; they override what the files say.
@@ -104,109 +109,148 @@ def adopt_run_outputs(src, dest, *, data, runs=None, evals=None, status_note=Non
     list of pathlib.Path
         The files written under ``dest``.
     """
-    from ddriqa.models.weights import read_metadata, write_provenance
-    from ddriqa.training.checkpoint import read_train_state
-
     src, dest = Path(src), Path(dest)
-    evals = evals or {}
     candidates = sorted(p for p in src.glob("*.safetensors") if re.fullmatch(r"[A-Za-z0-9_\-]+", p.stem))
     if runs is None:
         runs = [p.stem for p in candidates]
     if not runs:
         raise ValueError(f"{src}: no <run>.safetensors files to adopt")
+    note = f"; {status_note}" if status_note else ""
     written = []
     for run in runs:
-        weights = src / f"{run}.safetensors"
-        if not weights.is_file():
-            raise ValueError(f"{src}: no {weights.name}")
-        state, config = read_train_state(weights), read_metadata(weights).get("config")
-        user, step = state.get("user", {}), int(state["step"])
-        arch = user.get("arch", "srresnet")
-        if arch == "srgan":
-            run_prov = _run_provenance(src / f"{run}.json")
-            loss_fields = {k: run_prov[k] for k in _FROM_RUN_PROVENANCE} | {
-                "discriminator": "VGG-style, 128x128 input; its state (weights + Adam moments, ~174 MB) "
-                                 "is not kept here: it stays in the run's checkpoint folder"}
-        elif arch in _LOSSES:
-            loss_fields = dict(zip(("loss", "losses"), _LOSSES[arch]))
-        else:
-            raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES) + ['srgan']})")
-        groups = (state.get("g_optimizer") or {}).get("param_groups") or [{}]
-        group = groups[0]
-        rows = ValidationLog.read_rows(src / "val_log.csv", run)
-        figures, bicubic, sources = _psnr_at(rows, step), {}, {}
-        for set_name, csv_path in (evals.get(run) or {}).items():
-            figures[set_name], bicubic[set_name] = (round(v, 4) for v in read_eval_csv(csv_path))
-            sources[set_name] = str(csv_path)
-        common = {
-            "run": run,
-            "arch": arch,
-            "config": config,
-            "data": list(data),
-            "iterations": int(user.get("iterations", step)),
-            "schedule": user.get("schedule"),
-            "seed": (user.get("sampler") or {}).get("seed"),
-            **loss_fields,
-            "segments": user.get("segments", []),
-            "train_seconds": round(float(user.get("elapsed_s", 0.0)), 1),
-            "batch_size": user.get("batch_size"),
-            "lr_patch": user.get("lr_patch"),
-        }
-        common |= dict(extra or {})
-        note = f"; {status_note}" if status_note else ""
-        resume = dest / "resume"
-        resume.mkdir(parents=True, exist_ok=True)
-        target = resume / weights.name
-        shutil.copyfile(weights, target)
-        optim_src = src / f"{run}.g_optim.safetensors"
-        optim_dst = resume / optim_src.name
-        optimizer = {"name": "Adam", "lr": group.get("lr"), "betas": group.get("betas"),
-                     "state_file": optim_dst.name if optim_src.is_file() else None}
-        validation = {"metric": _METRIC, "step": step, "psnr_y": figures, "log": "val_log.csv"}
-        if bicubic:
-            validation |= {"psnr_y_bicubic": bicubic, "eval_sr_csv": sources}
-        exact = "exact" if optim_src.is_file() else "light (no Adam moments)"
-        if arch == "srgan":
-            exact = "generator only"
-            status = (f"generator of an SRGAN run in progress (step {step:,} of the nominal {common['iterations']:,}), "
-                      f"fine-tuned from {common['init']}; not a resume state (the discriminator stays in the run "
-                      f"folder); not a shipped backbone{note}")
-        else:
-            status = (f"interim {exact} resume state of a run in progress (step {step:,} of the nominal "
-                      f"{common['iterations']:,}); not a shipped backbone{note}")
+        written += _adopt_run(src, dest, run, data=data, evals=(evals or {}).get(run) or {}, note=note,
+                              extra=extra)
+    return written
+
+
+def _read_run(src, run, data, extra):
+    """``(weights, step, record, optimizer group)``: what every adopted file of ``run`` shares.
+
+    ``record`` holds the provenance fields read from the files (plus ``data`` and ``extra``);
+    the optimizer group is the generator's Adam settings (lr, betas) from the train state.
+    """
+    from ddriqa.models.weights import read_metadata
+    from ddriqa.training.checkpoint import read_train_state
+
+    weights = src / f"{run}.safetensors"
+    if not weights.is_file():
+        raise ValueError(f"{src}: no {weights.name}")
+    state, config = read_train_state(weights), read_metadata(weights).get("config")
+    user, step = state.get("user", {}), int(state["step"])
+    arch = user.get("arch", "srresnet")
+    record = {
+        "run": run,
+        "arch": arch,
+        "config": config,
+        "data": list(data),
+        "iterations": int(user.get("iterations", step)),
+        "schedule": user.get("schedule"),
+        "seed": (user.get("sampler") or {}).get("seed"),
+        **_loss_fields(arch, src / f"{run}.json", weights),
+        "segments": user.get("segments", []),
+        "train_seconds": round(float(user.get("elapsed_s", 0.0)), 1),
+        "batch_size": user.get("batch_size"),
+        "lr_patch": user.get("lr_patch"),
+    }
+    record |= dict(extra or {})
+    group = ((state.get("g_optimizer") or {}).get("param_groups") or [{}])[0]
+    return weights, step, record, group
+
+
+def _loss_fields(arch, run_json, weights):
+    if arch == "srgan":
+        run_prov = _run_provenance(run_json)
+        return {k: run_prov[k] for k in _FROM_RUN_PROVENANCE} | {
+            "discriminator": "VGG-style, 128x128 input; its state (weights + Adam moments, ~174 MB) "
+                             "is not kept here: it stays in the run's checkpoint folder"}
+    if arch in _LOSSES:
+        return dict(zip(("loss", "losses"), _LOSSES[arch]))
+    raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES) + ['srgan']})")
+
+
+def _validation(rows, step, evals):
+    """``(figures, validation record)`` at ``step``: the run's log plus the eval-sr CSVs."""
+    figures, bicubic, sources = _psnr_at(rows, step), {}, {}
+    for set_name, csv_path in evals.items():
+        figures[set_name], bicubic[set_name] = (round(v, 4) for v in read_eval_csv(csv_path))
+        sources[set_name] = str(csv_path)
+    validation = {"metric": _METRIC, "step": step, "psnr_y": figures, "log": "val_log.csv"}
+    if bicubic:
+        validation |= {"psnr_y_bicubic": bicubic, "eval_sr_csv": sources}
+    return figures, validation
+
+
+def _adopt_run(src, dest, run, *, data, evals, note, extra):
+    from ddriqa.models.weights import write_provenance
+
+    weights, step, common, group = _read_run(src, run, data, extra)
+    rows = ValidationLog.read_rows(src / "val_log.csv", run)
+    figures, validation = _validation(rows, step, evals)
+    resume = dest / "resume"
+    resume.mkdir(parents=True, exist_ok=True)
+    target = resume / weights.name
+    shutil.copyfile(weights, target)
+    optim_src = src / f"{run}.g_optim.safetensors"
+    optim_dst = resume / optim_src.name
+    optimizer = {"name": "Adam", "lr": group.get("lr"), "betas": group.get("betas"),
+                 "state_file": optim_dst.name if optim_src.is_file() else None}
+    exact = "exact" if optim_src.is_file() else "light (no Adam moments)"
+    if common["arch"] == "srgan":
+        exact = "generator only"
+        status = (f"generator of an SRGAN run in progress (step {step:,} of the nominal {common['iterations']:,}), "
+                  f"fine-tuned from {common['init']}; not a resume state (the discriminator stays in the run "
+                  f"folder); not a shipped backbone{note}")
+    else:
+        status = (f"interim {exact} resume state of a run in progress (step {step:,} of the nominal "
+                  f"{common['iterations']:,}); not a shipped backbone{note}")
+    written = [write_provenance(target, **common, step=step, optimizer=optimizer, validation=validation,
+                                validation_psnr_y=figures, status=status), target]
+    written += _adopt_optimizer_state(optim_src, optim_dst, target, common, step, optimizer, validation, note)
+    _merge_val_log(resume / "val_log.csv", run, rows)
+    written.append(resume / "val_log.csv")
+    written += _adopt_snapshots(src, dest, run, rows, common, step, note)
+    _log(f"adopt: {run} at step {step} ({exact}) -> {resume}")
+    return written
+
+
+def _adopt_optimizer_state(optim_src, optim_dst, target, common, step, optimizer, validation, note):
+    """Copy the Adam moments beside the weights, or remove stale ones when the run brought none."""
+    from ddriqa.models.weights import write_provenance
+
+    if optim_src.is_file():
+        shutil.copyfile(optim_src, optim_dst)
+        return [write_provenance(
+            optim_dst, **common, step=step, optimizer=optimizer, validation=validation, pairs_with=target.name,
+            status=f"Adam moments of the generator at step {step:,}: with {target.name}, the exact resume "
+                   f"state of a run in progress; not a network{note}"), optim_dst]
+    if optim_dst.exists():
+        _log(f"adopt: {common['run']}: no Adam moments in {optim_src.parent}; removing the stale {optim_dst} "
+             "(a light resume follows)")
+        optim_dst.unlink()
+        for stale in (optim_dst.with_suffix(".json"), optim_dst.with_suffix(".md")):
+            stale.unlink(missing_ok=True)
+    return []
+
+
+def _adopt_snapshots(src, dest, run, rows, common, step, note):
+    """Copy the run's float16 snapshots to ``dest/snapshots/<run>_step<N>.safetensors`` with provenance."""
+    from ddriqa.models.weights import write_provenance
+
+    written = []
+    for snap in sorted(src.glob(f"{run}.snap*.safetensors")):
+        snap_step = int(snap.name[len(run) + len(".snap"):-len(".safetensors")])
+        snap_dst = dest / "snapshots" / f"{run}_step{snap_step}.safetensors"
+        snap_dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(snap, snap_dst)
+        snap_fig = _psnr_at(rows, snap_step)
         written.append(write_provenance(
-            target, **common, step=step, optimizer=optimizer, validation=validation, validation_psnr_y=figures,
-            status=status))
-        written.append(target)
-        if optim_src.is_file():
-            shutil.copyfile(optim_src, optim_dst)
-            written.append(write_provenance(
-                optim_dst, **common, step=step, optimizer=optimizer, validation=validation, pairs_with=target.name,
-                status=f"Adam moments of the generator at step {step:,}: with {target.name}, the exact resume "
-                       f"state of a run in progress; not a network{note}"))
-            written.append(optim_dst)
-        elif optim_dst.exists():
-            _log(f"adopt: {run}: no Adam moments in {src}; removing the stale {optim_dst} (a light resume follows)")
-            optim_dst.unlink()
-            for stale in (optim_dst.with_suffix(".json"), optim_dst.with_suffix(".md")):
-                stale.unlink(missing_ok=True)
-        _merge_val_log(resume / "val_log.csv", run, rows)
-        written.append(resume / "val_log.csv")
-        for snap in sorted(src.glob(f"{run}.snap*.safetensors")):
-            snap_step = int(snap.name[len(run) + len(".snap"):-len(".safetensors")])
-            snap_dst = dest / "snapshots" / f"{run}_step{snap_step}.safetensors"
-            snap_dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(snap, snap_dst)
-            snap_fig = _psnr_at(rows, snap_step)
-            written.append(write_provenance(
-                snap_dst, **common, step=snap_step, dtype="float16", validation_psnr_y=snap_fig,
-                validation={"metric": _METRIC, "step": snap_step, "psnr_y": snap_fig,
-                            "source": "the run's float32 val_log.csv at this step" if snap_fig
-                            else "not validated at this step"},
-                status=f"float16 snapshot of the {run} run at step {snap_step:,} (of {step:,} so far), for the "
-                       f"DDR-vs-training analysis; not a shipped backbone{note}"))
-            written.append(snap_dst)
-        _log(f"adopt: {run} at step {step} ({exact}) -> {resume}")
+            snap_dst, **common, step=snap_step, dtype="float16", validation_psnr_y=snap_fig,
+            validation={"metric": _METRIC, "step": snap_step, "psnr_y": snap_fig,
+                        "source": "the run's float32 val_log.csv at this step" if snap_fig
+                        else "not validated at this step"},
+            status=f"float16 snapshot of the {run} run at step {snap_step:,} (of {step:,} so far), for the "
+                   f"DDR-vs-training analysis; not a shipped backbone{note}"))
+        written.append(snap_dst)
     return written
 
 
@@ -235,8 +279,8 @@ def _parse_evals(items):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("src", help="folder the run's files are in (gpu_run --out)")
+    p = argparse.ArgumentParser(prog="python tools/adopt.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("src", help="folder the run's files are in (tools/gpu_run.py --out)")
     p.add_argument("--dest", default="weights/checkpoints")
     p.add_argument("--data", action="append", required=True, help="what the run was trained on (repeatable)")
     p.add_argument("--runs", default=None, help="comma-separated runs to adopt (default: all)")

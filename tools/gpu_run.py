@@ -1,9 +1,10 @@
-"""Prepared GPU run: train SRResNet-wGR and -woGR side by side for a wall-clock budget.
+"""Train SRResNet-wGR and -woGR side by side on one machine for a wall-clock budget.
 
-Run from the repository root on the GPU machine (see ``tools/TRAINING.md``)::
+Run from the repository root, on a GPU machine or (with ``--allow-cpu``) on the CPU; see
+``tools/TRAINING.md``::
 
-    python3 tools/gpu_run.py --pack packed/sr_train.npz --val-pack packed/sr_val.npz \\
-        --out $OUT --minutes 8
+    python tools/gpu_run.py --pack packed/sr_train.npz --val-pack packed/sr_val.npz \\
+        --resume-from weights/checkpoints/resume --out gpu_out --minutes 8
 
 What it does:
 
@@ -12,16 +13,22 @@ What it does:
    seeded from ``--resume-from DIR`` when that folder holds ``<run>.safetensors`` (checkpoint
    weights + training state) and optionally ``<run>.g_optim.safetensors`` (Adam moments: exact
    resume; without them a light resume);
-3. starts one ``ddriqa train-sr`` process per run, all at once: the small networks leave an H100
+3. starts one ``ddriqa train-sr`` process per run, all at once: the small networks leave a GPU
    mostly idle, so two processes overlap each other's launch gaps; each process samples its
-   batches on the GPU from the unpacked images (no DataLoader) and stops itself at the budget;
-4. writes at most 8 files to ``--out``, each below 16 MiB: per run ``<run>.safetensors``,
-   ``<run>.g_optim.safetensors`` and the latest float16 snapshot ``<run>.snap<step>.safetensors``;
-   ``val_log.csv`` (all runs) and ``gpu_run_report.json`` (summaries, speed, logs' tails).
+   batches on the device from the unpacked images (no DataLoader) and stops itself at the budget;
+   a progress line per run and minute (the last ``train_log.csv`` row) is printed meanwhile;
+4. writes a few small files to ``--out`` (each at most 16 MiB; a larger one is listed in the
+   report instead): per run ``<run>.safetensors``, ``<run>.g_optim.safetensors`` and the latest
+   float16 snapshot ``<run>.snap<step>.safetensors``; ``val_log.csv`` (all runs) and
+   ``gpu_run_report.json`` (summaries, speed, logs' tails). ``tools/adopt.py`` files them.
 
-A process that fails early makes the script return within seconds with its error, so a fixed
-rerun still fits in the session's device time. ``--bench SECONDS`` only measures the training
-speed of the full-size SRResNet (batch 16) on the current device and prints it.
+A process that fails early makes the script return within seconds with its error, so that a
+fixed rerun still fits in the machine time. ``--bench SECONDS`` only measures the training
+speed of the full-size SRResNet (batch 16; ``--bench-arch srgan``: one G and one D update) on
+the current device and prints it.
+
+Exit status: 0 every run ended well; 1 a training process failed; 2 bad arguments, a missing
+pack, or no CUDA without ``--allow-cpu``.
 """
 
 from __future__ import annotations
@@ -119,7 +126,7 @@ def _prepare(run, work, resume_from):
 
 def _command(run, args, work):
     cmd = [sys.executable, "-c", "from ddriqa.cli import main; main()", "train-sr", "--arch", "srresnet",
-           "--data", args.pack, "--iterations", str(args.iterations), "--out", str(work / run), "--resume",
+           "--data", args.pack, "--iterations", str(args.iterations), "--output", str(work / run), "--resume",
            "--name", run, "--seed", str(args.seed), "--batch-size", str(args.batch_size),
            "--max-minutes", str(args.minutes), "--snapshot-steps", args.snapshot_steps,
            "--log-every", str(args.log_every), "--device", args.device, "--checkpoint-every", str(args.checkpoint_every)]
@@ -140,6 +147,7 @@ def _tail(path, n=3000):
 
 
 def _collect(runs, work, out, report):
+    """Copy each run's resume state, latest snapshot and logs to ``out``; returns the names written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
 
@@ -161,8 +169,7 @@ def _collect(runs, work, out, report):
             step = int(snaps[-1].stem.rsplit("step", 1)[1])
             put(snaps[-1], f"{run}.snap{step}.safetensors")
         rows += ValidationLog.read_rows(work / run / "val_log.csv")
-        tlog = work / run / "train_log.csv"
-        report["runs"][run]["train_log_tail"] = _tail(tlog, 1500)
+        report["runs"][run]["train_log_tail"] = _tail(work / run / "train_log.csv", 1500)
     if rows:
         ValidationLog.write_rows(out / "val_log.csv", rows)
         written.append("val_log.csv")
@@ -171,12 +178,13 @@ def _collect(runs, work, out, report):
     return written
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _parser():
+    p = argparse.ArgumentParser(prog="python tools/gpu_run.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--pack", default="packed/sr_train.npz", help="training pack (ddriqa pack-sr-data)")
     p.add_argument("--val-pack", default="packed/sr_val.npz", help="validation pack ('' for none)")
     p.add_argument("--val-sets", default="Set5,Set14,BSD100")
-    p.add_argument("--out", default=os.environ.get("OUT", "gpu_out"))
+    p.add_argument("-o", "--output", "--out", dest="out", default=os.environ.get("OUT", "gpu_out"),
+                   help="folder for the files to keep (default: $OUT, else gpu_out)")
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary folder)")
     p.add_argument("--minutes", type=float, default=8.0, help="training wall-clock budget per run")
     p.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {list(RUNS)}")
@@ -190,47 +198,38 @@ def main(argv=None):
     p.add_argument("--log-every", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume-from", default=None, help="folder with the files of an earlier gpu_run")
+    p.add_argument("--resume-from", default=None, help="folder with the files of an earlier run of this script")
     p.add_argument("--device", default="cuda")
     p.add_argument("--threads", type=int, default=4, help="CPU threads per training process")
-    p.add_argument("--allow-cpu", action="store_true", help="run without CUDA (tests)")
+    p.add_argument("--allow-cpu", action="store_true", help="run without CUDA (CPU training, tests)")
     p.add_argument("--tiny", action="store_true", help="tiny networks and patches (tests)")
     p.add_argument("--bench", type=float, default=None, metavar="SECONDS", help="only measure training speed")
     p.add_argument("--bench-arch", choices=["srresnet", "srgan"], default="srresnet", help="what --bench trains")
-    args = p.parse_args(argv)
+    return p
 
+
+def _environment():
     import torch
 
-    t_start = time.time()
-    cuda = torch.cuda.is_available()
-    info = {"torch": torch.__version__, "cuda": cuda, "python": sys.version.split()[0]}
-    if cuda:
+    info = {"torch": torch.__version__, "cuda": torch.cuda.is_available(), "python": sys.version.split()[0]}
+    if info["cuda"]:
         info["gpu"] = torch.cuda.get_device_name(0)
-    _log(f"gpu_run: {json.dumps(info)}")
-    if not cuda and not args.allow_cpu:
-        _log("gpu_run: CUDA is not available (use --allow-cpu to run on the CPU anyway)")
-        return 2
-    if not cuda:
-        args.device = "cpu"
-    if args.bench is not None:
-        # the defaults, then the contiguous-layout float32 reference, on either device
-        results = [bench(args.bench, device=args.device, arch=args.bench_arch),
-                   bench(args.bench, device=args.device, amp=False, channels_last=False, arch=args.bench_arch)]
-        for r in results:
-            _log(f"bench: {json.dumps(r)}")
-        return 0
-    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    return info
+
+
+def _input_problem(args, runs):
+    """Why the runs cannot start (a message), or None."""
     unknown = [r for r in runs if r not in RUNS]
     if unknown:
-        _log(f"gpu_run: unknown runs {unknown}; choose from {list(RUNS)}")
-        return 2
+        return f"unknown runs {unknown}; choose from {list(RUNS)}"
     for f in [args.pack] + ([args.val_pack] if args.val_pack else []):
         if not Path(f).is_file():
-            _log(f"gpu_run: missing pack {f} (make it with `ddriqa pack-sr-data`, carry it)")
-            return 2
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ddriqa_gpu_run_"))
-    out = Path(args.out)
-    report = {"info": info, "args": vars(args), "runs": {}}
+            return f"missing pack {f} (make it with `ddriqa pack-sr-data`, and bring it to this machine)"
+    return None
+
+
+def _start(runs, args, work, report):
+    """Prepare each run's work folder and start its ``train-sr`` process: ``{run: (proc, stdout, stderr)}``."""
     procs = {}
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     for run in runs:
@@ -238,9 +237,14 @@ def main(argv=None):
         _log(f"gpu_run: {run}: {mode}")
         stdout = open(work / run / "stdout.log", "w", encoding="utf-8")
         stderr = open(work / run / "stderr.log", "w", encoding="utf-8")
-        procs[run] = (subprocess.Popen(_command(run, args, work), stdout=stdout, stderr=stderr, env=env), stdout, stderr)
+        proc = subprocess.Popen(_command(run, args, work), stdout=stdout, stderr=stderr, env=env)
+        procs[run] = (proc, stdout, stderr)
         report["runs"][run] = {"mode": mode}
-    hard_limit = t_start + 60 * args.minutes + 90  # training budget + loading + final save/validation
+    return procs
+
+
+def _wait(procs, work, t_start, hard_limit):
+    """Wait for the processes, with a progress line per run and minute; terminate overrunning ones."""
     pending = set(procs)
     next_report = time.time() + 60
     while pending:
@@ -258,14 +262,24 @@ def main(argv=None):
                 if proc.returncode != 0:
                     _log(_tail(work / run / "stderr.log", 2000))
         if pending and time.time() > hard_limit:
-            for run in pending:
+            for run in sorted(pending):
                 _log(f"gpu_run: {run} overran its budget; terminating it")
-                procs[run][0].terminate()
-            time.sleep(10)
-            for run in pending:
-                if procs[run][0].poll() is None:
-                    procs[run][0].kill()
+            _terminate([procs[run][0] for run in pending])
             pending.clear()
+
+
+def _terminate(processes):
+    """SIGTERM, then SIGKILL for those still alive 10 s later."""
+    for proc in processes:
+        proc.terminate()
+    time.sleep(10)
+    for proc in processes:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _summarise(procs, work, report):
+    """Record each run's return code, stderr tail and JSON summary; returns the exit status."""
     status = 0
     for run, (proc, so, se) in procs.items():
         so.close()
@@ -280,8 +294,43 @@ def main(argv=None):
         except ValueError:
             entry["summary"] = summary[-1:]
         status = status or (1 if proc.returncode else 0)
+    return status
+
+
+def _bench(args):
+    # the defaults, then the contiguous-layout float32 reference, on either device
+    results = [bench(args.bench, device=args.device, arch=args.bench_arch),
+               bench(args.bench, device=args.device, amp=False, channels_last=False, arch=args.bench_arch)]
+    for r in results:
+        _log(f"bench: {json.dumps(r)}")
+    return 0
+
+
+def main(argv=None):
+    """Run the script with ``argv`` (default: the command line); returns the exit status."""
+    args = _parser().parse_args(argv)
+    t_start = time.time()
+    info = _environment()
+    _log(f"gpu_run: {json.dumps(info)}")
+    if not info["cuda"] and not args.allow_cpu:
+        _log("gpu_run: CUDA is not available (use --allow-cpu to run on the CPU anyway)")
+        return 2
+    if not info["cuda"]:
+        args.device = "cpu"
+    if args.bench is not None:
+        return _bench(args)
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    problem = _input_problem(args, runs)
+    if problem:
+        _log(f"gpu_run: {problem}")
+        return 2
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ddriqa_gpu_run_"))
+    report = {"info": info, "args": vars(args), "runs": {}}
+    procs = _start(runs, args, work, report)
+    _wait(procs, work, t_start, hard_limit=t_start + 60 * args.minutes + 90)  # + loading, final save/validation
+    status = _summarise(procs, work, report)
     report["wall_seconds"] = round(time.time() - t_start, 1)
-    written = _collect(runs, work, out, report)
+    written = _collect(runs, work, Path(args.out), report)
     _log("gpu_run: wrote " + ", ".join(written + ["gpu_run_report.json"]))
     for run in runs:
         s = report["runs"][run].get("summary") or {}

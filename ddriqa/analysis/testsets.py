@@ -38,6 +38,7 @@ __all__ = [
     "NOISE_SIGMA_RANGE",
     "TestSets",
     "expand_sets",
+    "load_hr_test_sets",
     "make_test_sets",
     "write_test_sets",
 ]
@@ -185,12 +186,19 @@ def make_test_sets(hr_images, sets=("clean", "blur", "noise"), *, seed=0, patch=
     factor : int, default=4
         Bicubic downsampling factor HR -> LR.
     names : list of str, optional
-        A name for each source (defaults to the file stem, or ``img<i>`` for arrays).
+        A name for each source (defaults to the file stem, or ``img<i>`` for arrays); error
+        messages name a source by its path, else by this name.
 
     Returns
     -------
     TestSets
         ``len(sets) * len(hr_images)`` images.
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        Unknown set names, or a source whose LR image is smaller than the patch (use
+        :func:`load_hr_test_sets` to skip such files instead).
 
     Examples
     --------
@@ -228,12 +236,83 @@ def make_test_sets(hr_images, sets=("clean", "blur", "noise"), *, seed=0, patch=
         for i, lr in enumerate(lrs):
             img, p = _degrade(lr, name, rng)
             if patch is not None:
-                img = _centre_crop(img, int(patch), describe_item(items[i], i))
+                source = describe_item(items[i], i) if isinstance(items[i], (str, os.PathLike)) else str(names[i])
+                img = _centre_crop(img, int(patch), source)
             images.append(np.asarray(img, dtype=np.uint8))
             labels.append(name)
             params.append(p)
             sources.append(str(names[i]))
     return TestSets(images=images, labels=np.asarray(labels), params=np.asarray(params, dtype=np.float64), sources=sources)
+
+
+def load_hr_test_sets(folder, sets=("clean", "blur", "noise"), *, seed=0, patch=32, factor=4, limit=None,
+                      on_skip=None):
+    """Build the test sets of :func:`make_test_sets` from a folder of HR images, skipping unusable files.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The HR images (its image files, sorted; not recursive).
+    sets, seed, patch, factor : see :func:`make_test_sets`
+    limit : int, optional
+        Use at most the first ``limit`` image files of the folder.
+    on_skip : callable, optional
+        Called as ``on_skip(path, reason)`` for each file that is skipped: unreadable, or whose
+        LR image (``ceil(side / factor)``) is smaller than ``patch``.
+
+    Returns
+    -------
+    test_sets : TestSets
+        Built from the usable images; sources are named by their file stems.
+    skipped : list of (str, str)
+        ``(path, reason)`` of the files left out.
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        Unknown set names, no image file in ``folder``, or no usable one.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> from ddriqa.io import write_image
+    >>> from ddriqa.analysis.testsets import load_hr_test_sets
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_image(d / "big.png", np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8))
+    >>> _ = write_image(d / "small.png", np.zeros((60, 60, 3), np.uint8))
+    >>> ts, skipped = load_hr_test_sets(d, "clean,noise")
+    >>> len(ts), [pathlib.Path(p).name for p, _ in skipped]
+    (2, ['small.png'])
+    >>> skipped[0][1]
+    'its x4 LR image (15x15) is smaller than the 32x32 patch'
+    """
+    from ddriqa.errors import DDRIQAError
+    from ddriqa.io import list_images, read_image
+
+    set_names = expand_sets(sets)  # bad names fail before any file is read
+    files = list_images(folder)
+    if not files:
+        raise InputError(f"{folder}: no image files in this folder")
+    if limit is not None:
+        files = files[: int(limit)]
+    hr, names, skipped = [], [], []
+    for f in files:
+        try:
+            img = read_image(f)
+            lr_h, lr_w = (-(-side // int(factor)) for side in img.shape[:2])
+            if patch is not None and min(lr_h, lr_w) < patch:
+                raise InputError(f"its x{factor} LR image ({lr_h}x{lr_w}) is smaller than the {patch}x{patch} patch")
+        except DDRIQAError as exc:
+            reason = getattr(exc, "reason", None) or str(exc)
+            skipped.append((os.fspath(f), reason))
+            if on_skip is not None:
+                on_skip(os.fspath(f), reason)
+            continue
+        hr.append(img)
+        names.append(Path(f).stem)
+    if not hr:
+        raise InputError(f"{folder}: none of its {len(files)} image files is usable (see the skipped files)")
+    return make_test_sets(hr, set_names, seed=seed, patch=patch, factor=factor, names=names), skipped
 
 
 def write_test_sets(test_sets, out_dir):

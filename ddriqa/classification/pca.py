@@ -5,220 +5,55 @@ A DDR feature row (SRGAN ResBlock16 on a 96x96 crop) has 64*96*96 = 589,824 floa
 without ever asking for more than one chunk of rows at a time, either from a feature extractor
 (a transformer with ``iter_transform(X, chunk_size)``, such as
 :class:`ddriqa.features.ddr.DDRExtractor`) or from a 2-D feature array (which may be a
-``numpy.memmap``).
-
-The exact solver also provides :func:`streaming_gram`, the ``N x N`` Gram matrix of a stream of
-feature rows, which the benchmark (:mod:`ddriqa.evaluation.protocol`) reuses to derive an
-exact PCA for every train/test split from one extraction pass.
+``numpy.memmap``). Its exact solver goes through the ``N x N`` Gram matrix of the rows, formed
+and eigendecomposed by the package's Gram core, :mod:`ddriqa.classification.gram`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import contextlib
+import itertools
 
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ddriqa.classification.gram import ShiftedRows, centred_eigh, check_chunk, gram_pass, iter_row_chunks
 from ddriqa.errors import InputError
 
-__all__ = ["StreamingPCA", "streaming_gram", "iter_row_chunks"]
+__all__ = ["StreamingPCA"]
+
+#: Rows of an extractor's features are kept in memory for the second pass up to this many bytes,
+#: and spilled to a temporary file above it.
+ROWS_IN_MEMORY = 1 << 30
+
+#: Columns per BLAS product of the second pass (a (k x SLAB) float64 accumulator: 63 MB at k=120).
+SLAB = 65536
 
 
-def iter_row_chunks(X, chunk_size):
-    """Yield ``(start, block)`` row blocks of a 2-D array (or memmap), as float arrays.
+def _float_dtype(block):
+    return np.dtype(np.float32 if block.dtype == np.float32 else np.float64)
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    chunk_size : int
-        Rows per block.
 
-    Yields
-    ------
-    start : int
-    block : numpy.ndarray of shape (<= chunk_size, n_features)
+def _components(rows, vectors, sing, mean_shifted, out):
+    """Second pass: ``out = S^-1 U^T (R - 1 m^T)`` for the kept shifted rows ``R`` of mean ``m``.
+
+    One column slab of :data:`SLAB` features at a time, the rows read back in groups, the
+    products taken in the rows' dtype (float32 BLAS for float32 features) and summed in float64.
     """
-    n = X.shape[0]
-    for start in range(0, n, chunk_size):
-        yield start, np.asarray(X[start : start + chunk_size])
-
-
-def _check_block(block, start, expected_start, n_features=None):
-    block = np.asarray(block)
-    if block.ndim != 2:
-        raise InputError(f"a feature chunk must be 2-D (rows, features), got shape {block.shape}")
-    if start != expected_start:
-        raise InputError(f"feature chunks must arrive in order: expected start {expected_start}, got {start}")
-    if n_features is not None and block.shape[1] != n_features:
-        raise InputError(f"feature chunk at row {start} has {block.shape[1]} features, expected {n_features}")
-    if not np.all(np.isfinite(block)):
-        raise InputError(f"feature chunk at row {start} contains NaN or infinite values")
-    return block
-
-
-class _RowStore:
-    """Random access to rows already seen: the input array itself, or a spill file on disk.
-
-    The spill file is written and read with plain file I/O (not a memory map), so the rows read
-    back never count towards the process's resident memory beyond the block being used.
-    """
-
-    def __init__(self, array=None, n_samples=None, spill_dir=None):
-        self._array = array
-        self._n = n_samples
-        self._spill_dir = spill_dir
-        self._tmp = None
-        self._fh = None
-        self._dtype = None
-        self._width = None
-
-    def add(self, start, block):
-        if self._array is not None:
-            return
-        if self._fh is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="ddriqa-pca-", dir=self._spill_dir)
-            self._fh = open(os.path.join(self._tmp.name, "features.bin"), "w+b")  # noqa: SIM115
-            self._dtype, self._width = block.dtype, block.shape[1]
-        row_bytes = self._dtype.itemsize * self._width
-        self._fh.seek(start * row_bytes)
-        self._fh.write(memoryview(np.ascontiguousarray(block, dtype=self._dtype)).cast("B"))
-
-    def rows(self, start, stop, cols=None):
-        """Rows ``start:stop`` (optionally only the column range ``cols``, a slice with step 1)."""
-        if self._array is not None:
-            block = self._array[start:stop]
-            return np.asarray(block if cols is None else block[:, cols])
-        item = self._dtype.itemsize
-        row_bytes = item * self._width
-        self._fh.flush()
-        if cols is None:
-            self._fh.seek(start * row_bytes)
-            out = np.empty((stop - start, self._width), dtype=self._dtype)
-            if self._fh.readinto(memoryview(out).cast("B")) != out.nbytes:
-                raise OSError("the temporary feature file is shorter than expected (disk full?)")
-            return out
-        c0, c1, _ = cols.indices(self._width)
-        out = np.empty((stop - start, c1 - c0), dtype=self._dtype)
-        for i in range(stop - start):
-            self._fh.seek((start + i) * row_bytes + c0 * item)
-            if self._fh.readinto(memoryview(out[i]).cast("B")) != out[i].nbytes:
-                raise OSError("the temporary feature file is shorter than expected (disk full?)")
-        return out
-
-    def close(self):
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-
-def _slabs(n_features, n_rows):
-    """Column ranges small enough that an (n_rows x width) float64 temporary stays ~16 MB."""
-    width = max(1024, (1 << 21) // max(int(n_rows), 1))
-    return [slice(c, min(c + width, n_features)) for c in range(0, n_features, width)]
-
-
-def _shifted(block, cols, shift):
-    out = block[:, cols].astype(np.float64)
-    out -= shift[cols]
+    n, g = vectors.shape
+    weights = vectors.astype(rows.dtype)
+    step = rows.batch_rows(SLAB)
+    for c0 in range(0, rows.n_features, SLAB):
+        sl = slice(c0, min(c0 + SLAB, rows.n_features))
+        acc = np.zeros((g, sl.stop - sl.start))
+        for j0 in range(0, n, step):
+            j1 = min(j0 + step, n)
+            acc += weights[j0:j1].T @ rows.read(j0, j1, sl)
+        acc -= np.outer(vectors.sum(axis=0), mean_shifted[sl])  # U is orthogonal to 1 up to rounding
+        out[:, sl] = acc / sing[:, None]
     return out
-
-
-def _gram_pass(chunks, n_samples, store, chunk_size):
-    """One pass: shifted Gram matrix (float64), column sums of the shifted rows, shift vector.
-
-    Products are formed in float64 over column slabs, so the temporaries stay small whatever
-    the feature dimension; rows of earlier chunks are read back from ``store``.
-    """
-    gram = np.zeros((n_samples, n_samples))
-    shift = colsum = None
-    dtype = None
-    expected = 0
-    for start, block in chunks:
-        block = _check_block(block, start, expected, None if shift is None else shift.shape[0])
-        stop = start + block.shape[0]
-        if stop > n_samples:
-            raise InputError(f"the feature stream yielded more than the {n_samples} rows announced")
-        if shift is None:
-            dtype = np.float32 if block.dtype == np.float32 else np.float64
-            shift = block.mean(axis=0, dtype=np.float64)
-            colsum = np.zeros_like(shift)
-        block = block.astype(dtype, copy=False)
-        store.add(start, block)
-        slabs = _slabs(block.shape[1], max(block.shape[0], chunk_size))
-        diag = np.zeros((block.shape[0], block.shape[0]))
-        for sl in slabs:
-            b = _shifted(block, sl, shift)
-            colsum[sl] += b.sum(axis=0)
-            diag += b @ b.T
-        gram[start:stop, start:stop] = diag
-        for j0 in range(0, start, chunk_size):
-            j1 = min(j0 + chunk_size, start)
-            earlier = store.rows(j0, j1)
-            cross = np.zeros((block.shape[0], j1 - j0))
-            for sl in slabs:
-                cross += _shifted(block, sl, shift) @ _shifted(earlier, sl, shift).T
-            gram[start:stop, j0:j1] = cross
-            gram[j0:j1, start:stop] = cross.T
-        expected = stop
-    if expected != n_samples:
-        raise InputError(f"the feature stream yielded {expected} rows, expected {n_samples}")
-    return gram, colsum, shift, dtype
-
-
-def streaming_gram(chunks, n_samples, *, chunk_size=64, spill_dir=None):
-    """Gram matrix of a stream of feature rows, holding at most two row blocks in memory.
-
-    Rows seen so far are spilled to a temporary float file on disk (deleted on return), because
-    each new block must be multiplied with every earlier one. Cost: ``N^2 * D`` multiply-adds,
-    memory ``O(N^2 + chunk_size * D)``, disk ``N * D`` values.
-
-    The rows are shifted by a constant vector (the mean of the first block) before the products
-    are taken, which keeps the float64 sums well-conditioned; a constant shift cancels exactly in
-    every centred quantity (PCA, distances), so the result can be used as the Gram matrix of the
-    features for any centred computation.
-
-    Parameters
-    ----------
-    chunks : iterable of (start, block)
-        Consecutive row blocks, e.g. ``extractor.iter_transform(X, chunk_size)`` or
-        :func:`iter_row_chunks`.
-    n_samples : int
-        Total number of rows the stream yields.
-    chunk_size : int, default=64
-        Rows read back per block from the spill file.
-    spill_dir : str or None
-        Folder for the temporary file (default: the system's temporary folder).
-
-    Returns
-    -------
-    numpy.ndarray of shape (n_samples, n_samples), float64
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).normal(size=(10, 50))
-    >>> G = streaming_gram(iter_row_chunks(X, 4), 10)
-    >>> Xc, H = X - X.mean(0), np.eye(10) - 1 / 10
-    >>> bool(np.allclose(H @ G @ H, Xc @ Xc.T))
-    True
-    """
-    store = _RowStore(n_samples=n_samples, spill_dir=spill_dir)
-    try:
-        gram, _, _, _ = _gram_pass(chunks, n_samples, store, chunk_size)
-    finally:
-        store.close()
-    return gram
-
-
-def _centre_gram(gram):
-    row = gram.mean(axis=1)
-    return gram - row[:, None] - row[None, :] + row.mean()
 
 
 def _flip_rows(components, scores=None):
@@ -390,13 +225,18 @@ class StreamingPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         n_samples, chunks, array = self._prepare(X, reset=True)
         if n_samples < 2:
             raise ValueError(f"StreamingPCA needs at least 2 samples, got n_samples={n_samples}")
-        store = _RowStore(array=array, n_samples=n_samples, spill_dir=self.spill_dir)
-        try:
+        with contextlib.ExitStack() as stack:
+
+            def keep_rows(block):
+                """Store for the rows (unshifted) that the training scores are computed from."""
+                return stack.enter_context(ShiftedRows(n_samples, block.shape[1], _float_dtype(block),
+                                                       memory_limit=ROWS_IN_MEMORY, spill_dir=self.spill_dir,
+                                                       source=array))
+
+            keep = keep_rows if want_scores else None
             if self.solver == "incremental":
-                return self._fit_incremental(chunks(), n_samples, store, want_scores)
-            return self._fit_exact(chunks(), n_samples, store, want_scores)
-        finally:
-            store.close()
+                return self._fit_incremental(chunks(), n_samples, keep)
+            return self._fit_exact(chunks(), n_samples, array, want_scores, keep)
 
     def _n_components_for(self, n_samples, n_features):
         limit = min(n_samples, n_features)
@@ -408,64 +248,48 @@ class StreamingPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         return k
 
-    def _fit_exact(self, chunks, n_samples, store, want_scores):
+    def _fit_exact(self, chunks, n_samples, array, want_scores, keep):
         chunks = iter(chunks)
         try:
             first_start, first = next(chunks)
         except StopIteration:
             raise InputError("the feature stream is empty") from None
-        first = _check_block(first, first_start, 0)
+        first = check_chunk(first, first_start, 0, n_samples)
         n_features = first.shape[1]
         k = self._n_components_for(n_samples, n_features)
-
-        def all_chunks():
-            yield first_start, first
-            yield from chunks
-
+        stream = itertools.chain([(first_start, first)], chunks)
         if n_features <= n_samples:
-            return self._fit_scatter(all_chunks(), n_samples, n_features, k, store, want_scores)
-
-        gram, colsum, shift, dtype = _gram_pass(all_chunks(), n_samples, store, self.chunk_size)
-        mean_shifted = colsum / n_samples
-        gram_c = _centre_gram(gram)
-        total_var = max(float(np.trace(gram_c)), 0.0) / (n_samples - 1)
-        evals, evecs = linalg.eigh(gram_c, subset_by_index=[n_samples - k, n_samples - 1])
-        evals, evecs = evals[::-1], evecs[:, ::-1]
-        evals = np.clip(evals, 0.0, None)
-        sing = np.sqrt(evals)
-        # eigenvalues of the Gram matrix are squared singular values: judge rank on them
-        good = evals > evals[0] * n_samples * np.finfo(np.float64).eps * 100
-        # pass 2: components = S^-1 U^T Xc, one column slab at a time (rows read back from the
-        # store), so that only the float32/float64 result and a small accumulator are held
-        comps = np.zeros((k, n_features), dtype=dtype)
-        ug = evecs[:, good]
-        mean = shift + mean_shifted
-        for sl in _slabs(n_features, max(self.chunk_size, int(good.sum()))):
-            acc = np.zeros((ug.shape[1], sl.stop - sl.start))
-            for j0 in range(0, n_samples, self.chunk_size):
-                j1 = min(j0 + self.chunk_size, n_samples)
-                acc += ug[j0:j1].T @ _shifted(store.rows(j0, j1, sl), slice(None), mean[sl])
-            comps[good, sl] = acc / sing[good][:, None]
-        if not np.all(good):
-            comps[~good] = self._complete_basis(comps[good].astype(np.float64), int((~good).sum()), n_features)
-            sing[~good] = 0.0
-        scores = evecs * sing[None, :] if want_scores else None
+            return self._fit_scatter(stream, n_samples, n_features, k, keep)
+        # pass 1: the Gram matrix, products in the features' dtype; pass 2: the components
+        with gram_pass(stream, n_samples, keep_rows=True, source=array, precision=None,
+                       memory_limit=ROWS_IN_MEMORY, spill_dir=self.spill_dir, blas_threads=None) as g:
+            eig = centred_eigh(g.gram, k)
+            sing = np.sqrt(eig.values)
+            good = int(eig.valid.sum())  # the valid eigenvalues are the largest: a prefix
+            comps = np.zeros((k, n_features), dtype=g.dtype)
+            _components(g.rows, eig.vectors[:, :good], sing[:good], g.column_sums / n_samples, comps[:good])
+            mean, dtype = g.mean, g.dtype
+        if good < k:
+            comps[good:] = self._complete_basis(comps[:good].astype(np.float64), k - good, n_features)
+            sing[good:] = 0.0
+        scores = eig.vectors * sing[None, :] if want_scores else None
         comps, scores = _flip_rows(comps, scores)
-        self._set_fitted(comps, shift + mean_shifted, sing, total_var, n_samples, n_features, dtype)
+        self._set_fitted(comps, mean, sing, eig.trace / (n_samples - 1), n_samples, n_features, dtype)
         return None if scores is None else scores.astype(dtype, copy=False)
 
-    def _fit_scatter(self, chunks, n_samples, n_features, k, store, want_scores):
+    def _fit_scatter(self, chunks, n_samples, n_features, k, keep):
         scatter = np.zeros((n_features, n_features))
         colsum = np.zeros(n_features)
-        shift = dtype = None
+        shift = dtype = rows = None
         expected = 0
         for start, block in chunks:
-            block = _check_block(block, start, expected, n_features)
+            block = check_chunk(block, start, expected, n_samples, n_features)
             if shift is None:
-                dtype = np.float32 if block.dtype == np.float32 else np.float64
+                dtype = _float_dtype(block)
                 shift = block.mean(axis=0, dtype=np.float64)
-            if want_scores:
-                store.add(start, block.astype(dtype, copy=False))
+                rows = keep(block) if keep is not None else None
+            if rows is not None:
+                rows.write(start, block)
             b = block.astype(np.float64) - shift
             scatter += b.T @ b
             colsum += b.sum(axis=0)
@@ -481,35 +305,33 @@ class StreamingPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         comps, _ = _flip_rows(comps)
         total_var = max(float(np.trace(scatter)), 0.0) / (n_samples - 1)
         self._set_fitted(comps, shift + m, sing, total_var, n_samples, n_features, dtype)
-        if not want_scores:
-            return None
-        return self._transform_rows(store, n_samples)
+        return None if rows is None else self._transform_rows(rows, n_samples)
 
-    def _fit_incremental(self, chunks, n_samples, store, want_scores):
+    def _fit_incremental(self, chunks, n_samples, keep):
         from sklearn.decomposition import IncrementalPCA
 
-        ipca = None
-        batch = None
+        ipca = batch = rows = None
         buf, buffered, expected = [], 0, 0
         n_features = dtype = None
         for start, block in chunks:
-            block = _check_block(block, start, expected, n_features)
+            block = check_chunk(block, start, expected, n_samples, n_features)
             if ipca is None:
                 n_features = block.shape[1]
-                dtype = np.float32 if block.dtype == np.float32 else np.float64
+                dtype = _float_dtype(block)
                 k = self._n_components_for(n_samples, n_features)
                 batch = max(k, self.chunk_size)
                 ipca = IncrementalPCA(n_components=k)
-            if want_scores:
-                store.add(start, block.astype(dtype, copy=False))
+                rows = keep(block) if keep is not None else None
+            if rows is not None:
+                rows.write(start, block)
             buf.append(block)
             buffered += block.shape[0]
             expected = start + block.shape[0]
             # keep >= batch rows buffered so that the last partial_fit never gets < k rows
             while buffered >= 2 * batch:
-                rows = np.concatenate(buf, axis=0)
-                ipca.partial_fit(rows[:batch])
-                buf, buffered = [rows[batch:]], rows.shape[0] - batch
+                stacked = np.concatenate(buf, axis=0)
+                ipca.partial_fit(stacked[:batch])
+                buf, buffered = [stacked[batch:]], stacked.shape[0] - batch
         if ipca is None:
             raise InputError("the feature stream is empty")
         if expected != n_samples:
@@ -521,9 +343,7 @@ class StreamingPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         total_var = float(ipca.explained_variance_[0] / ipca.explained_variance_ratio_[0]) if sing[0] > 0 else 0.0
         comps, _ = _flip_rows(comps)
         self._set_fitted(comps, np.asarray(ipca.mean_, dtype=np.float64), sing, total_var, n_samples, n_features, dtype)
-        if not want_scores:
-            return None
-        return self._transform_rows(store, n_samples)
+        return None if rows is None else self._transform_rows(rows, n_samples)
 
     def _complete_basis(self, basis, m, n_features):
         rng = np.random.default_rng(self.random_state)
@@ -547,11 +367,11 @@ class StreamingPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.n_features_in_ = int(n_features)
 
     # --------------------------------------------------------------- transform
-    def _transform_rows(self, store, n_samples):
+    def _transform_rows(self, rows, n_samples):
         out = np.empty((n_samples, self.n_components_), dtype=self.components_.dtype)
         for j0 in range(0, n_samples, self.chunk_size):
             j1 = min(j0 + self.chunk_size, n_samples)
-            out[j0:j1] = (store.rows(j0, j1) - self.mean_) @ self.components_.T
+            out[j0:j1] = (rows.read(j0, j1) - self.mean_) @ self.components_.T
         return out
 
     def transform(self, X):
@@ -570,7 +390,7 @@ class StreamingPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         out = np.empty((n_samples, self.n_components_), dtype=self.components_.dtype)
         expected = 0
         for start, block in chunks():
-            block = _check_block(block, start, expected, self.components_.shape[1])
+            block = check_chunk(block, start, expected, n_samples, self.components_.shape[1])
             out[start : start + block.shape[0]] = (block - self.mean_) @ self.components_.T
             expected = start + block.shape[0]
         if expected != n_samples:

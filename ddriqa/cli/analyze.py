@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import log, progress
+from ddriqa.cli._common import device_option, exits_on_errors, log, plural, progress
 
 
 def parse_data_options(values):
@@ -21,17 +21,17 @@ def parse_data_options(values):
     return pairs
 
 
+def _skipped(path, reason):
+    log(f"warning: skipped {path}: {reason}")
+
+
 def load_labelled(pairs, patch, limit):
     """Labelled patches from ``--data`` values (or parsed pairs); logs each skipped file on stderr."""
     from ddriqa.analysis.protocol import load_patch_folders
 
     if pairs and isinstance(pairs[0], str):
         pairs = parse_data_options(pairs)
-    images, labels, paths, skipped = load_patch_folders(
-        pairs, patch=patch, limit=limit,
-        on_skip=lambda path, reason: log(f"skipped {path}: {reason}"),
-    )
-    return images, labels, paths, skipped
+    return load_patch_folders(pairs, patch=patch, limit=limit, on_skip=_skipped)
 
 
 def backbone_options(f):
@@ -45,7 +45,63 @@ def backbone_options(f):
     return f
 
 
+def build_analysis_backbone(weights, *, seed, device, random_blocks, random_features, global_residual):
+    """The network of ``--weights`` on the ``--device`` (``auto`` resolved)."""
+    from ddriqa.device import resolve_device
+    from ddriqa.models.backbones import build_backbone
+
+    return build_backbone(weights, seed=seed, global_residual=global_residual, num_blocks=random_blocks,
+                          num_features=random_features, device=resolve_device(device))
+
+
+def _inputs(pairs, from_hr, sets, patch, limit, seed):
+    """(images, labels, names for images.csv) from --data folders or --from-hr HR images."""
+    from ddriqa.analysis.testsets import load_hr_test_sets
+
+    if not from_hr:
+        images, labels, paths, _ = load_labelled(pairs, patch, limit)
+        return images, labels, paths
+    ts, _ = load_hr_test_sets(from_hr, sets, seed=seed, patch=patch, limit=limit, on_skip=_skipped)
+    log(f"built test sets {sets} from {plural(len(set(ts.sources)), 'HR image')}")
+    return ts.images, ts.labels, [f"{s}:{lab}" for s, lab in zip(ts.sources, ts.labels)]
+
+
+def _plots_available(plots):
+    if not plots:
+        return False
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log("note: matplotlib is not installed (pip install 'ddriqa[plots]'): no plots; the CSV files are written")
+        return False
+    return True
+
+
+def _layer_writer(out_dir, labels, plots, bar):
+    """``on_layer`` callback saving metrics.csv, runs.csv (and <layer>.png) after each layer, so
+    that a later failure never loses finished layers; returns (callback, metric rows)."""
+    import pandas as pd
+
+    from ddriqa.analysis.protocol import METRIC_COLUMNS
+
+    rows, runs = [], []
+
+    def on_layer(layer, proj, summary):
+        rows.append({"layer": layer, **summary.as_row()})
+        pd.DataFrame(rows, columns=METRIC_COLUMNS).to_csv(out_dir / "metrics.csv", index=False)
+        r = summary.runs.copy()
+        r.insert(0, "layer", layer)
+        runs.append(r)
+        pd.concat(runs, ignore_index=True).to_csv(out_dir / "runs.csv", index=False)
+        if plots:
+            _save_plot(proj, labels, layer, summary, out_dir / f"{layer}.png")
+        bar.update(1)
+
+    return on_layer, rows
+
+
 @click.command("analyze")
+@exits_on_errors
 @click.option("--weights", "weights", required=True, metavar="NAME|PATH|random",
               help="Shipped weights name, .safetensors file, or 'random' (seeded random init).")
 @click.option("--layer", "layers", multiple=True, default=("ResBlock16",), show_default=True,
@@ -66,10 +122,10 @@ def backbone_options(f):
 @click.option("--perplexity", type=click.FloatRange(1.0), default=30.0, show_default=True)
 @click.option("--tsne-iter", type=click.IntRange(250), default=1000, show_default=True, help="t-SNE iterations.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@device_option
 @backbone_options
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write one PNG scatterplot per layer.")
-@click.option("--output", "output", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Output folder: metrics.csv, runs.csv, images.csv and <layer>.png.")
 def analyze(weights, layers, data, from_hr, sets, patch, runs, seed, limit, method, n_pca, perplexity,
             tsne_iter, batch_size, device, random_blocks, random_features, global_residual, plots, output):
@@ -78,7 +134,10 @@ def analyze(weights, layers, data, from_hr, sets, patch, runs, seed, limit, meth
     Projects each layer's features of the labelled images (PCA to 50, then t-SNE to 2-D, --runs
     times) and writes WD, BD and the Calinski-Harabasz index (CHI, mean and std over runs) per
     layer to OUTPUT/metrics.csv, and a scatterplot per layer to OUTPUT/<layer>.png.
-    Higher CHI = the layer separates the degradations more.
+    Higher CHI = the layer separates the degradations more. Unreadable or too small images are
+    skipped with a warning naming them.
+
+    Exit status: 0 done; 2 usage error, no usable image, unreadable weights.
 
     Example:
 
@@ -89,90 +148,40 @@ def analyze(weights, layers, data, from_hr, sets, patch, runs, seed, limit, meth
     from pathlib import Path
 
     import numpy as np
+    import pandas as pd
 
-    from ddriqa.errors import DDRIQAError
+    from ddriqa.analysis.protocol import analyze_layers
+    from ddriqa.errors import InputError
+    from ddriqa.models.backbones import check_layers
 
     if bool(data) == bool(from_hr):
         raise click.UsageError("give either --data LABEL=DIR (repeatable) or --from-hr DIR")
-    pairs = parse_data_options(data)
-    out_dir = Path(output)
+    images, labels, names = _inputs(parse_data_options(data), from_hr, sets, patch, limit, seed)
+    if len(images) == 0:
+        raise InputError("no usable image (see the skipped files above)")
+    model = build_analysis_backbone(weights, seed=seed, device=device, random_blocks=random_blocks,
+                                    random_features=random_features, global_residual=global_residual)
     try:
-        import pandas as pd
-
-        from ddriqa.analysis.protocol import METRIC_COLUMNS, analyze_layers
-        from ddriqa.errors import InputError
-        from ddriqa.models.backbones import build_backbone, check_layers
-
-        model = build_backbone(weights, seed=seed, global_residual=global_residual,
-                               num_blocks=random_blocks, num_features=random_features, device=device)
-        try:
-            check_layers(model, layers)
-        except InputError as exc:
-            raise click.BadParameter(str(exc), param_hint="--layer") from None
-
-        if from_hr:
-            from ddriqa.analysis.testsets import make_test_sets
-            from ddriqa.io import list_images, read_image
-
-            files = list_images(from_hr)
-            if limit is not None:
-                files = files[:limit]
-            hr, names = [], []
-            for f in files:
-                try:
-                    hr.append(read_image(f))
-                    names.append(Path(f).stem)
-                except DDRIQAError as exc:
-                    log(f"skipped {f}: {getattr(exc, 'reason', exc)}")
-            if not hr:
-                raise click.ClickException(f"{from_hr}: no readable image")
-            log(f"building test sets {sets} from {len(hr)} HR images")
-            ts = make_test_sets(hr, sets, seed=seed, patch=patch, names=names)
-            images, labels, paths = ts.images, ts.labels, [f"{s}:{lab}" for s, lab in zip(ts.sources, ts.labels)]
-        else:
-            images, labels, paths, _ = load_labelled(pairs, patch, limit)
-        if len(images) == 0:
-            raise click.ClickException("no usable image")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"image": paths, "label": labels}).to_csv(out_dir / "images.csv", index=False)
-        counts = ", ".join(f"{k}: {int(v)}" for k, v in zip(*np.unique(labels, return_counts=True)))
-        log(f"{len(images)} images ({counts}); "
-            f"layers {list(layers)}; {runs} runs")
-
-        metrics_path = out_dir / "metrics.csv"
-        runs_path = out_dir / "runs.csv"
-        done_rows = []
-        done_runs = []
-        bar = progress(length=len(layers), label="layers")
-
-        def on_layer(layer, proj, summary):
-            # save as soon as each layer is measured: a later failure never loses finished layers
-            done_rows.append({"layer": layer, **summary.as_row()})
-            pd.DataFrame(done_rows, columns=METRIC_COLUMNS).to_csv(metrics_path, index=False)
-            r = summary.runs.copy()
-            r.insert(0, "layer", layer)
-            done_runs.append(r)
-            pd.concat(done_runs, ignore_index=True).to_csv(runs_path, index=False)
-            if plots:
-                _save_plot(proj, labels, layer, summary, out_dir / f"{layer}.png")
-            bar.update(1)
-
-        with bar:
-            analyze_layers(model, images, labels, layers, method=method, n_pca=n_pca, runs=runs, seed=seed,
-                           batch_size=batch_size, perplexity=perplexity, max_iter=tsne_iter, on_layer=on_layer)
-    except DDRIQAError as exc:
-        raise click.ClickException(str(exc)) from None
-    for row in done_rows:
+        check_layers(model, layers)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--layer") from None
+    out_dir = Path(output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"image": names, "label": labels}).to_csv(out_dir / "images.csv", index=False)
+    counts = ", ".join(f"{k}: {int(v)}" for k, v in zip(*np.unique(labels, return_counts=True)))
+    log(f"{plural(len(images), 'image')} ({counts}); layers {list(layers)}; {plural(runs, 'run')}")
+    with progress(length=len(layers), label="layers") as bar:
+        on_layer, rows = _layer_writer(out_dir, labels, _plots_available(plots), bar)
+        analyze_layers(model, images, labels, layers, method=method, n_pca=n_pca, runs=runs, seed=seed,
+                       batch_size=batch_size, perplexity=perplexity, max_iter=tsne_iter, on_layer=on_layer)
+    for row in rows:
         log(f"{row['layer']}: CHI {row['chi_mean']:.2f} \u00b1 {row['chi_std']:.2f}")
-    log(f"wrote {metrics_path}")
+    log(f"wrote {out_dir / 'metrics.csv'}")
 
 
 def _save_plot(proj, labels, layer, summary, path):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        log(f"matplotlib is not installed (pip install 'ddriqa[plots]'): no plot for {layer}")
-        return
+    from matplotlib.figure import Figure
+
     from ddriqa.analysis.display import DegradationScatterDisplay
 
     fig = Figure(figsize=(4.2, 4.2))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import blas_single_thread, fail, log
+from ddriqa.cli._common import blas_single_thread, ddr_options, device_option, exits_on_errors, log
 
 
 @click.command("benchmark")
+@exits_on_errors
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Folder for summary.csv, summary.md, splits.csv (and cache/).")
@@ -15,20 +16,14 @@ from ddriqa.cli._common import blas_single_thread, fail, log
               help="Random content-disjoint splits.")
 @click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
               show_default=True, help="Fraction of the reference images held out per split.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the splits and of the ddr-random weights.")
 @click.option("--methods", default="brisque,ddr,ddr-random", show_default=True,
               help="Comma-separated: brisque, ddr (each backbone of --weights), ddr-random.")
-@click.option("--weights", multiple=True, metavar="NAME|PATH",
-              help="DDR backbone(s) for the ddr method (repeatable). Default: every shipped backbone.")
-@click.option("--layer", default="ResBlock16", show_default=True, help="DDR feature tap.")
-@click.option("--crop", type=click.IntRange(min=1), default=96, show_default=True,
-              help="Side of the central crop for DDR.")
+@ddr_options(multiple_weights=True, pad=False, seed_help="Seed of the splits and of the ddr-random weights.")
 @click.option("--n-components", type=click.IntRange(min=1), default=120, show_default=True,
-              help="DDR PCA dimension.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+              help="DDR PCA dimension (capped at the smallest train side minus one).")
+@device_option
 @click.option("--n-jobs", type=int, default=None, help="Parallel jobs (joblib).")
-def benchmark(data, output, n_splits, test_size, seed, methods, weights, layer, crop, n_components,
+def benchmark(data, output, n_splits, test_size, methods, weights, layer, crop, seed, n_components,
               device, n_jobs):
     """Compare BRISQUE, DDR and random-weight DDR on content-disjoint splits of DATA.
 
@@ -44,19 +39,15 @@ def benchmark(data, output, n_splits, test_size, seed, methods, weights, layer, 
 
         ddriqa benchmark /data/live_kodak --splits 100 --seed 0 --methods brisque,ddr-random -o bench/
     """
-    from ddriqa.errors import DDRIQAError
+    from pathlib import Path
+
     from ddriqa.evaluation.identification import run_identification_benchmark
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
-    try:
-        with blas_single_thread():
-            _, _, notes = run_identification_benchmark(
-                data, output, methods=chosen, weights=list(weights) or None, n_splits=n_splits,
-                test_size=test_size, seed=seed, layer=layer, crop=crop, n_components=n_components,
-                device=device, n_jobs=n_jobs, log=log)
-    except DDRIQAError as exc:
-        fail(str(exc))
-    from pathlib import Path
-
+    with blas_single_thread():
+        run_identification_benchmark(
+            data, output, methods=chosen, weights=list(weights) or None, n_splits=n_splits,
+            test_size=test_size, seed=seed, layer=layer, crop=crop, n_components=n_components,
+            device=device, n_jobs=n_jobs, log=log)
     click.echo((Path(output) / "summary.md").read_text(encoding="utf-8"))
     log(f"wrote {output}/summary.csv, summary.md, splits.csv")

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import EXIT_SOME_ERRORS, fail, log, progress
+from ddriqa.cli._common import (
+    DEFAULT_CROP,
+    EXIT_SOME_ERRORS,
+    exits_on_errors,
+    list_input_images,
+    log,
+    plural,
+    progress,
+)
+
+#: Smallest reference side ``degrade`` accepts by default. None of the five LIVE distortions
+#: refuses a small image, but below this size the set is not what it claims: LIVE's widest blur
+#: (sigma 15 px) has a 91-tap kernel (``ddriqa.degradations.blur.default_kernel_size(15)``), so
+#: a smaller image is blurred mostly with its own mirrored border; JPEG / JPEG 2000 headers alone
+#: exceed LIVE's bit rates on tiny images (a 20x20 JPEG at quality 1 is 13 bpp, LIVE's range is
+#: 0.15-3.34 bpp); and the DDR features of `train`, `classify` and `extract` take a 96x96 crop.
+MIN_REFERENCE_SIDE = max(91, DEFAULT_CROP)
 
 
 def _parse_classes(value):
@@ -13,13 +29,37 @@ def _parse_classes(value):
     names = [c.strip().lower() for c in value.split(",") if c.strip()]
     unknown = [c for c in names if c not in LIVE_CLASSES]
     if unknown or not names:
-        raise click.BadParameter(f"unknown class(es) {', '.join(unknown) or '(none)'}; choose from {','.join(LIVE_CLASSES)}")
+        raise click.BadParameter(f"unknown class(es) {', '.join(unknown) or '(none)'}; "
+                                 f"choose from {','.join(LIVE_CLASSES)}", param_hint="--classes")
     if len(set(names)) != len(names):
-        raise click.BadParameter(f"a class is repeated in {value!r}")
+        raise click.BadParameter(f"a class is repeated in {value!r}", param_hint="--classes")
     return tuple(names)
 
 
+def _refuse_small_references(paths, min_size):
+    """Raise an InputError naming the references with a side below ``min_size`` (unreadable ones
+    are left to the job, which skips them with a warning)."""
+    from ddriqa.errors import DDRIQAError, InputError
+    from ddriqa.io import read_image_size
+
+    small = []
+    for path in paths:
+        try:
+            h, w = read_image_size(path)
+        except DDRIQAError:
+            continue
+        if min(h, w) < min_size:
+            small.append(f"{path} ({w}x{h})")
+    if small:
+        shown = ", ".join(small[:5]) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
+        raise InputError(
+            f"{plural(len(small), 'reference')} smaller than {min_size} pixels on a side: {shown}. "
+            f"The LIVE preset's widest blur is a 91-pixel kernel and the DDR features crop 96x96; use "
+            "larger references, or lower the limit with --min-size (BRISQUE features need 16)")
+
+
 @click.command("degrade")
+@exits_on_errors
 @click.argument("refs_dir", type=click.Path(exists=True, file_okay=False, dir_okay=True))
 @click.argument("out_dir", type=click.Path(file_okay=False, dir_okay=True))
 @click.option("--preset", type=click.Choice(["live"]), default="live", show_default=True,
@@ -28,9 +68,11 @@ def _parse_classes(value):
               help="Distorted images per class, spread round-robin over the references.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of every random choice; the same seed gives the same images.")
-@click.option("--classes", default="jp2k,jpeg,wn,gblur,fastfading", show_default=True,
+@click.option("--classes", default="jp2k,jpeg,wn,gblur,fastfading", show_default=True, callback=lambda c, p, v: _parse_classes(v),
               help="Comma-separated subset of the preset's classes.")
-def degrade(refs_dir, out_dir, preset, per_class, seed, classes):
+@click.option("--min-size", type=click.IntRange(min=1), default=MIN_REFERENCE_SIDE, show_default=True,
+              help="Refuse references with a smaller side (pixels), before any work.")
+def degrade(refs_dir, out_dir, preset, per_class, seed, classes, min_size):
     """Distort the images of REFS_DIR and write them to OUT_DIR in the LIVE database layout.
 
     OUT_DIR gets refimgs/<name>.bmp (the references as RGB BMP), <class>/img<k>.bmp,
@@ -39,32 +81,30 @@ def degrade(refs_dir, out_dir, preset, per_class, seed, classes):
     ranges: jp2k 0.028-3.15 bpp, jpeg 0.15-3.34 bpp, wn sigma 0.012-2.0 (on [0, 1]), gblur sigma
     0.42-15 px, fastfading SNR 15.5-26.1 dB. A summary line goes to stdout, progress to stderr.
 
+    References smaller than --min-size pixels on a side (default 96: the widest LIVE blur is a
+    91-pixel kernel, the DDR crop is 96) are refused before anything is written.
+
     Exit status: 0 everything written; 1 finished, but some references were unreadable or some
-    images failed (each named in a warning on stderr); 2 usage error or no readable reference.
+    images failed (each named in a warning on stderr); 2 usage error, no reference image, a
+    reference too small, or no readable reference.
 
     Example:
 
         ddriqa degrade ../shared/data/kodak24 live_kodak --per-class 24 --seed 0
     """
     from ddriqa.datasets.synthesize import make_live_like
-    from ddriqa.errors import DDRIQAError
 
-    try:
-        names = _parse_classes(classes)
-    except click.BadParameter as exc:
-        fail(f"--classes: {exc.message}")
-    total = per_class * len(names)
-    log(f"degrade: preset {preset}, {per_class} images x {len(names)} classes ({','.join(names)}), seed {seed}")
-    bar = progress(length=total, label="degrade")
-    try:
-        with bar:
-            result = make_live_like(refs_dir, out_dir, per_class, seed, classes=names, progress=bar.update)
-    except DDRIQAError as exc:
-        fail(str(exc))
-    n_ok = len(result.labels)
+    refs = list_input_images(refs_dir)
+    _refuse_small_references(refs, min_size)
+    log(f"degrade: preset {preset}, {plural(per_class, 'image')} x {plural(len(classes), 'class', 'classes')} "
+        f"({','.join(classes)}) from {plural(len(refs), 'reference')}, seed {seed}")
+    with progress(length=per_class * len(classes), label="degrade") as bar:
+        result = make_live_like(refs, out_dir, per_class, seed, classes=classes, progress=bar.update)
     click.echo(
-        f"wrote {n_ok} distorted images ({','.join(names)}) from {len(result.references)} references "
-        f"to {result.out_dir}; {len(result.skipped)} references skipped, {len(result.failed)} images failed"
+        f"wrote {plural(len(result.labels), 'distorted image')} ({','.join(classes)}) from "
+        f"{plural(len(result.references), 'reference')} to {result.out_dir}; "
+        f"{plural(len(result.skipped), 'reference')} skipped (unreadable), "
+        f"{plural(len(result.failed), 'image')} failed"
     )
     if result.skipped or result.failed:
         raise SystemExit(EXIT_SOME_ERRORS)

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import log
-
-EXIT_OK = 0
-EXIT_SOME_ERRORS = 1
-EXIT_FAILURE = 2
+from ddriqa.cli._common import EXIT_OK, EXIT_SOME_ERRORS, fail, log
+from ddriqa.cli.train_sr import output_options, output_value
 
 
 @click.command("pack-sr-data")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The .npz pack to write.")
+@output_options("The .npz pack to write.", dir_okay=False)
 @click.option("--groups", default=None,
               help="Comma-separated label per folder (e.g. Set5,Set14,BSD100 for a validation pack); default: folder names.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take images from subfolders.")
-def pack_sr_data(dirs, out_path, groups, recursive):
+def pack_sr_data(dirs, output, out_alias, groups, recursive):
     """Decode the images of DIRS once into a single .npz pack for `ddriqa train-sr --data`.
 
     JPEG files whose bytes decode to exactly the pixels ddriqa reads are stored verbatim (no
@@ -29,20 +26,20 @@ def pack_sr_data(dirs, out_path, groups, recursive):
     Example:
 
         ddriqa pack-sr-data ../shared/data/sr/T91 ../shared/data/sr/BSDS500/train
-        ../shared/data/sr/BSDS500/test --out packed/sr_train.npz
+        ../shared/data/sr/BSDS500/test -o packed/sr_train.npz
     """
     import json
 
     from ddriqa.errors import DDRIQAError
     from ddriqa.training.data import pack_images
 
+    out_path = output_value(output, out_alias)
     labels = [g.strip() for g in groups.split(",")] if groups else None
     try:
         summary = pack_images(dirs, out_path, groups=labels, recursive=recursive,
                               on_error=lambda path, exc: log(f"warning: skipped {exc}"))
     except DDRIQAError as exc:
-        log(f"error: {exc}")
-        raise SystemExit(EXIT_FAILURE)
+        fail(str(exc))
     log(f"{summary['n_images']} images, {summary['bytes'] / 2**20:.1f} MiB "
         f"(decoded {summary['raw_bytes'] / 2**20:.1f} MiB) -> {out_path}")
     click.echo(json.dumps(summary))

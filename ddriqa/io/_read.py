@@ -14,6 +14,7 @@ Pillow decodes them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
@@ -24,7 +25,7 @@ import numpy as np
 
 from ddriqa.errors import ImageReadError, InputError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "apply_exif_orientation", "read_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "apply_exif_orientation", "read_image", "read_image_size"]
 
 #: Default limit on width * height, checked from the file header before decoding: 2**26 pixels
 #: (8192 x 8192, 67 megapixels), below Pillow's own decompression-bomb warning threshold.
@@ -46,15 +47,26 @@ def _check_dtype(dtype):
     return dt
 
 
+def _link_target(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
 def _read_bytes(path):
     """The whole file, with each OS failure turned into an ImageReadError."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise ImageReadError(path, f"dangling symbolic link (to {_link_target(path)}, which does not exist)") from None
         raise ImageReadError(path, "no such file") from None
     except PermissionError:
         raise ImageReadError(path, "permission denied") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageReadError(path, "symbolic link loop (the link leads back to itself)") from None
         raise ImageReadError(path, f"cannot access the file ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):
         raise ImageReadError(path, "is a directory, not an image file")
@@ -352,6 +364,52 @@ def read_image(path, dtype="uint8", max_pixels=DEFAULT_MAX_PIXELS):
         raise ImageReadError(path, "not enough memory to decode the image") from None
     except Exception as exc:  # any decoder failure becomes an ImageReadError naming the file
         raise ImageReadError(path, f"cannot decode the image ({type(exc).__name__}: {exc})") from None
+
+
+def read_image_size(path):
+    """The ``(height, width)`` of the array :func:`read_image` would return, from the file header.
+
+    Pillow reads the size without decoding the pixels (the EXIF orientation is taken into
+    account); files that only OpenCV reads are decoded. Use it to check sizes up front, before a
+    long job reads the images.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    (int, int)
+
+    Raises
+    ------
+    ddriqa.errors.ImageReadError
+        As :func:`read_image`, for a file whose header cannot be read.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from ddriqa.io import read_image_size, write_image
+    >>> path = write_image(os.path.join(tempfile.mkdtemp(), "a.png"), np.zeros((20, 30), np.uint8))
+    >>> read_image_size(path)
+    (20, 30)
+    """
+    from PIL import Image
+
+    path = os.fspath(path)
+    data = _read_bytes(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                if _orientation(im) in (5, 6, 7, 8):  # transposed or rotated by 90 degrees
+                    width, height = height, width
+        if width >= 1 and height >= 1:
+            return int(height), int(width)
+    except Exception:  # noqa: BLE001 - read_image gives the reason below
+        pass
+    return read_image(path).shape[:2]
 
 
 def _decode(path, data, dt, max_pixels):

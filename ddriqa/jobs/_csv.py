@@ -8,12 +8,32 @@ import os
 from pathlib import Path
 
 from ddriqa.errors import InputError
+from ddriqa.jobs.outputs import check_output
 
-__all__ = ["open_output", "read_done_paths", "write_row"]
+__all__ = ["absolute_path", "open_output", "path_key", "read_done_paths", "write_row"]
 
 
-def normalise_path(path):
-    return os.path.normcase(os.path.normpath(os.path.abspath(os.fspath(path))))
+def absolute_path(path):
+    """The path written in a job's CSV: absolute, symbolic links kept (the name the user listed).
+
+    Examples
+    --------
+    >>> import os
+    >>> from ddriqa.jobs._csv import absolute_path
+    >>> absolute_path("a.png") == os.path.join(os.getcwd(), "a.png")
+    True
+    """
+    return os.path.abspath(os.fspath(path))
+
+
+def path_key(path):
+    """The key that matches a CSV row to a file: the resolved absolute path (``os.path.realpath``).
+
+    Two spellings of the same file (relative or absolute, from another working directory,
+    through a symbolic link) give the same key, so a resumed run skips what is done whatever
+    path it was started with.
+    """
+    return os.path.normcase(os.path.realpath(os.fspath(path)))
 
 
 def _complete_prefix(text, ncols):
@@ -46,7 +66,8 @@ def read_done_paths(output, header):
     Returns
     -------
     set of str
-        Normalised absolute paths already present (with or without an error).
+        :func:`path_key` of every path already present (with or without an error). Relative
+        paths (written by older versions) are taken relative to the current directory.
 
     Raises
     ------
@@ -69,7 +90,7 @@ def read_done_paths(output, header):
         with open(output, "r+b") as f:  # drop the partial row a killed run may have left
             f.truncate(len(keep.encode("utf-8", errors="surrogateescape")))
     rows = list(csv.reader(io.StringIO(keep, newline="")))
-    return {normalise_path(r[0]) for r in rows[1:]}
+    return {path_key(r[0]) for r in rows[1:]}
 
 
 class _NoClose:
@@ -101,14 +122,9 @@ def open_output(output, header, *, resume, overwrite):
         return _NoClose(out), set()
     output = Path(output)
     done = set()
-    if output.exists() and output.stat().st_size > 0:
+    if check_output(output, resume=resume, overwrite=overwrite):
         if resume:
             done = read_done_paths(output, header)
-        elif not overwrite:
-            raise InputError(
-                f"{output} exists; pass resume=True (--resume) to continue it or "
-                "overwrite=True (--overwrite) to replace it"
-            )
         else:
             output.unlink()
     output.parent.mkdir(parents=True, exist_ok=True)

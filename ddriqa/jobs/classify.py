@@ -7,18 +7,74 @@ interrupted run without losing or duplicating rows.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from ddriqa.jobs._csv import normalise_path, open_output, write_row
+from ddriqa.errors import ModelFileError
+from ddriqa.jobs._csv import absolute_path, open_output, path_key, write_row
 from ddriqa.jobs.batches import JobSummary, StrictModeError, map_batches
 
-__all__ = ["classification_header", "classify_files", "predict_scores", "score_kind"]
+__all__ = ["classification_header", "classify_files", "load_model", "predict_scores", "score_kind"]
 
 
 def _fmt(x):
     return repr(float(x))
+
+
+def _not_a_classifier(path):
+    """Why a file that numpy took for a pickle is not a classifier, from its first bytes."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        head = b""
+    if head[:1] == b"\x80":  # the pickle protocol marker
+        return ("not a ddriqa classifier file (a Python pickle; ddriqa never loads pickles: "
+                "save models with `ddriqa train` or ddriqa.classification.persistence.save_classifier)")
+    return (f"not a ddriqa classifier file (not a NumPy .npz archive; it starts with {head!r}); "
+            "models are written by `ddriqa train`")
+
+
+def load_model(name_or_path=None):
+    """Load a classifier by short name, shipped name or path, as ``classify`` and ``demo`` do.
+
+    :func:`ddriqa.classification.named.load_named_classifier`, except that a file which is not a
+    NumPy archive (a text file, a pickle) is refused with a plain reason instead of NumPy's hint
+    to load it "unsafely with allow_pickle".
+
+    Parameters
+    ----------
+    name_or_path : str, os.PathLike or None
+        None: the default model.
+
+    Returns
+    -------
+    estimator
+
+    Raises
+    ------
+    ddriqa.errors.ModelFileError
+        Missing, unshipped or malformed model; the message names the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ddriqa.jobs.classify import load_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.npz")
+    >>> _ = open(path, "w").write("hello")
+    >>> try:
+    ...     load_model(path)
+    ... except Exception as exc:
+    ...     print(exc.reason)
+    not a ddriqa classifier file (not a NumPy .npz archive; it starts with b'hello'); models are written by `ddriqa train`
+    """
+    from ddriqa.classification.named import load_named_classifier
+
+    try:
+        return load_named_classifier(name_or_path)
+    except ModelFileError as exc:
+        if "allow_pickle" not in exc.reason:
+            raise
+        raise ModelFileError(exc.path, _not_a_classifier(exc.path)) from None
 
 
 def _final_step(model):
@@ -79,17 +135,21 @@ def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrit
     paths : sequence of path
         The images.
     output : path or "-"
-        The CSV file (``"-"``: stdout). Columns: ``path``, ``distortion`` (predicted class), one score column per
+        The CSV file (``"-"``: stdout). Columns: ``path`` (absolute, symbolic links not resolved:
+        :func:`~ddriqa.jobs._csv.absolute_path`), ``distortion`` (predicted class), one score column per
         class named ``proba_<class>`` (probabilities) or ``decision_<class>`` (decision_function
         values), and ``error`` (empty when fine; otherwise the reason, and no prediction).
     batch_size : int, default=8
         Images per model call.
     resume : bool, default=False
         Skip paths already present in ``output`` (a partial last row left by a killed run is
-        removed first), so a rerun after a crash loses and duplicates nothing.
+        removed first), so a rerun after a crash loses and duplicates nothing. Rows are matched
+        to files by their resolved path (:func:`~ddriqa.jobs._csv.path_key`), so the rerun may
+        name the images by another path (another working directory, a symbolic link).
     overwrite : bool, default=False
         Replace an existing ``output``. Without ``resume`` or ``overwrite`` an existing,
-        non-empty ``output`` is an error (results already there are never thrown away silently).
+        non-empty ``output`` is an :class:`~ddriqa.jobs.outputs.OutputExistsError` (results
+        already there are never thrown away silently).
     strict : bool, default=False
         Stop with :class:`StrictModeError` at the first file that fails (no row for it).
     read : callable, optional
@@ -132,8 +192,8 @@ def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrit
     kind = score_kind(model)
     header = classification_header(classes, kind)
     f, done = open_output(output, header, resume=resume, overwrite=overwrite)
-    paths = [os.fspath(p) for p in paths]
-    todo = [p for p in paths if normalise_path(p) not in done]
+    paths = [absolute_path(p) for p in paths]
+    todo = [p for p in paths if path_key(p) not in done]
     summary = JobSummary(n_total=len(paths), n_skipped=len(paths) - len(todo))
     if on_skipped is not None and summary.n_skipped:
         on_skipped(summary.n_skipped)

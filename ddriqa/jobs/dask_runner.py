@@ -34,7 +34,7 @@ from functools import partial
 
 from ddriqa.errors import DDRIQAError, InputError
 from ddriqa.jobs.batches import BatchItem, StrictModeError, error_reason, image_reader, map_batches
-from ddriqa.jobs.classify import predict_scores
+from ddriqa.jobs.classify import load_model, predict_scores
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -109,9 +109,7 @@ def classify_task(model_ref, paths, *, batch_size=8, max_pixels=None):
         ``value`` is ``(label, scores)`` (``scores`` a float64 array) or None; ``error`` the
         reason text or None.
     """
-    from ddriqa.classification.named import load_named_classifier
-
-    model = _cached(("classify",) + _file_key(model_ref), lambda: load_named_classifier(model_ref))
+    model = _cached(("classify",) + _file_key(model_ref), lambda: load_model(model_ref))
 
     def fn(images):
         labels, scores = predict_scores(model, images)
@@ -188,6 +186,78 @@ def _total_threads(client):
         return 1
 
 
+def _killed_worker_type():
+    try:
+        from distributed import KilledWorker
+    except ImportError:  # older layouts
+        from distributed.scheduler import KilledWorker
+    return KilledWorker
+
+
+class _ChunkWindow:
+    """The chunks of one cluster run: submitted ``window`` ahead, their results kept until emitted."""
+
+    def __init__(self, client, task, paths, chunk_size, window):
+        from distributed import as_completed
+
+        self.client, self.task, self.paths = client, task, paths
+        self.ranges = chunk_ranges(len(paths), chunk_size)
+        self.window = max(4, 2 * _total_threads(client)) if window is None else max(1, int(window))
+        self.completed = as_completed(loop=client.loop)
+        self.chunk_of, self.pending, self.done = {}, set(), {}
+        self.next_submit = 0
+        self.killed = _killed_worker_type()
+
+    def submit_next(self):
+        """Submit the next chunk, if any is left."""
+        if self.next_submit >= len(self.ranges):
+            return
+        s, e = self.ranges[self.next_submit]
+        fut = self.client.submit(self.task, [os.path.abspath(p) for p in self.paths[s:e]], pure=False)
+        self.chunk_of[fut.key] = self.next_submit
+        self.pending.add(fut)
+        self.completed.add(fut)
+        self.next_submit += 1
+
+    def collect(self, fut):
+        """Store the result of a finished task; returns the exception of a failed one (or None).
+
+        A chunk whose worker died gets an error for each of its paths, and the run goes on.
+        """
+        self.pending.discard(fut)
+        k = self.chunk_of.pop(fut.key)
+        try:
+            self.done[k] = fut.result()
+        except self.killed as exc:
+            s, e = self.ranges[k]
+            self.done[k] = [(None, f"cluster worker died on this chunk: {error_reason(exc)}")] * (e - s)
+        except Exception as exc:  # noqa: BLE001 - reported by the caller, after the rows we have
+            return exc
+        finally:
+            fut.release()
+        return None
+
+    def items_of(self, k):
+        """The BatchItems of finished chunk ``k`` (its result is dropped from memory)."""
+        s, e = self.ranges[k]
+        results = self.done.pop(k)
+        if len(results) != e - s:
+            raise DDRIQAError(f"a cluster task returned {len(results)} results for {e - s} paths")
+        for j, (value, err) in enumerate(results):
+            yield BatchItem(index=s + j, path=self.paths[s + j], value=value, error=err)
+
+    def cancel_pending(self):
+        if self.pending:
+            self.client.cancel(list(self.pending))
+
+
+def _checked(items, strict):
+    for item in items:
+        if strict and item.error is not None:
+            raise StrictModeError(item.path, item.error)
+        yield item
+
+
 def iter_cluster_items(client, task, paths, *, chunk_size=DEFAULT_CHUNK_SIZE, window=None, strict=False):
     """Run ``task(chunk_of_absolute_paths)`` on the cluster; yield one BatchItem per path, in order.
 
@@ -219,74 +289,28 @@ def iter_cluster_items(client, task, paths, *, chunk_size=DEFAULT_CHUNK_SIZE, wi
     :class:`~ddriqa.errors.DDRIQAError`, after yielding the items already received, so a
     ``--resume`` run only redoes the rest.
     """
-    from distributed import as_completed
-
+    run = _ChunkWindow(client, task, [os.fspath(p) for p in paths], chunk_size, window)
+    next_emit, failure = 0, None
     try:
-        from distributed import KilledWorker
-    except ImportError:  # older layouts
-        from distributed.scheduler import KilledWorker
-
-    paths = [os.fspath(p) for p in paths]
-    ranges = chunk_ranges(len(paths), chunk_size)
-    window = max(4, 2 * _total_threads(client)) if window is None else max(1, int(window))
-    ac = as_completed(loop=client.loop)
-    chunk_of = {}
-    pending = set()
-    done = {}
-    next_submit = next_emit = 0
-
-    def submit(k):
-        s, e = ranges[k]
-        fut = client.submit(task, [os.path.abspath(p) for p in paths[s:e]], pure=False)
-        chunk_of[fut.key] = k
-        pending.add(fut)
-        ac.add(fut)
-
-    def items_of(k):
-        s, e = ranges[k]
-        results = done.pop(k)
-        if len(results) != e - s:
-            raise DDRIQAError(f"a cluster task returned {len(results)} results for {e - s} paths")
-        for j, (value, err) in enumerate(results):
-            yield BatchItem(index=s + j, path=paths[s + j], value=value, error=err)
-
-    failure = None
-    try:
-        while next_submit < min(window, len(ranges)):
-            submit(next_submit)
-            next_submit += 1
-        for fut in ac:
-            pending.discard(fut)
-            k = chunk_of.pop(fut.key)
-            try:
-                done[k] = fut.result()
-            except KilledWorker as exc:
-                s, e = ranges[k]
-                done[k] = [(None, f"cluster worker died on this chunk: {error_reason(exc)}")] * (e - s)
-            except Exception as exc:  # noqa: BLE001 - reported below, after the rows we have
-                failure = exc
+        while run.next_submit < min(run.window, len(run.ranges)):
+            run.submit_next()
+        for fut in run.completed:
+            failure = run.collect(fut)
+            if failure is not None:
                 break
-            finally:
-                fut.release()
-            while next_emit in done:
-                for item in items_of(next_emit):
-                    if strict and item.error is not None:
-                        raise StrictModeError(item.path, item.error)
-                    yield item
+            while next_emit in run.done:
+                yield from _checked(run.items_of(next_emit), strict)
                 next_emit += 1
-                if next_submit < len(ranges):
-                    submit(next_submit)
-                    next_submit += 1
+                run.submit_next()
         if failure is not None:
             # keep what already arrived (out of order: the writers key rows by path / index)
-            for k in sorted(done):
-                yield from items_of(k)
+            for k in sorted(run.done):
+                yield from run.items_of(k)
             if isinstance(failure, DDRIQAError):
                 raise failure
             raise DDRIQAError(f"a cluster task failed: {error_reason(failure)}") from failure
     finally:
-        if pending:
-            client.cancel(list(pending))
+        run.cancel_pending()
 
 
 def _absolute_if_file(ref):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ddriqa.errors import InputError
 
-__all__ = ["DEMO_PHOTOS", "demo_photos", "per_class_table", "run_demo"]
+__all__ = ["DEMO_PHOTOS", "demo_photos", "per_class_table", "plot_demo", "run_demo"]
 
 #: scikit-image's sample photographs used by the demo (files in ``skimage/data``); the last
 #: three are gray and are repeated to RGB.
@@ -132,8 +132,9 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
     ----------
     out_dir : str or os.PathLike
         Working folder: ``photos/`` (the references), ``live/`` (the distorted set, LIVE
-        layout), ``results.csv`` (one row per image, as ``ddriqa classify`` writes) and
-        ``per_class.csv``.
+        layout), ``results.csv`` (one row per image, as ``ddriqa classify`` writes),
+        ``per_class.csv`` and ``confusion_matrix.csv`` (rows: true class, columns: predicted;
+        :func:`ddriqa.evaluation.plots.confusion_matrix_table`).
     model : str, default="brisque"
         Classifier name or path (see :func:`ddriqa.classification.named.load_named_classifier`).
     per_class : int, default=10
@@ -156,23 +157,29 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
         :func:`per_class_table` of the predictions.
     results : pandas.DataFrame
         The classification rows joined with the true class (column ``true``).
+
+    Raises
+    ------
+    ddriqa.errors.DDRIQAError
+        The model cannot be loaded (checked before anything is written), scikit-image is
+        missing, or the set cannot be made.
     """
     import pandas as pd
 
-    from ddriqa.classification.named import load_named_classifier
     from ddriqa.datasets.live_database import load_live
     from ddriqa.datasets.synthesize import make_live_like
     from ddriqa.degradations.live_preset import LIVE_CLASSES
+    from ddriqa.evaluation.plots import confusion_matrix_table
     from ddriqa.io import write_image
-    from ddriqa.jobs.classify import classify_files
+    from ddriqa.jobs.classify import classify_files, load_model
 
     log = log or (lambda message: None)
     classes = tuple(LIVE_CLASSES if classes is None else classes)
+    clf = load_model(model)  # fail early, before any work
+    photos = demo_photos(names, max_side=max_side)
     out_dir = Path(os.fspath(out_dir))
     photo_dir = out_dir / "photos"
     photo_dir.mkdir(parents=True, exist_ok=True)
-    clf = load_named_classifier(model)  # fail early, before any work
-    photos = demo_photos(names, max_side=max_side)
     refs = [write_image(photo_dir / f"{stem}.png", image) for stem, image in photos.items()]
     log(f"making {per_class} distorted images per class ({', '.join(classes)}) from {len(refs)} photos")
     make_live_like(refs, out_dir / "live", per_class=per_class, seed=seed, classes=classes)
@@ -185,4 +192,35 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
     results["true"] = results["path"].map(lambda p: truth[os.path.normpath(os.path.abspath(p))])
     table = per_class_table(results["true"], results["distortion"], classes)
     table.to_csv(out_dir / "per_class.csv")
+    confusion_matrix_table(results["true"], results["distortion"], classes).to_csv(out_dir / "confusion_matrix.csv")
     return table, results
+
+
+def plot_demo(out_dir, table, confusion, title=None):
+    """Write ``confusion_matrix.png`` and ``per_class.png`` of a demo run into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+    table : pandas.DataFrame
+        :func:`per_class_table` (its ``ALL`` row is drawn as the macro average).
+    confusion : pandas.DataFrame
+        :func:`ddriqa.evaluation.plots.confusion_matrix_table`.
+    title : str, optional
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Raises
+    ------
+    ddriqa.evaluation.plots.PlotsUnavailableError
+        matplotlib is not installed.
+    """
+    from ddriqa.evaluation.plots import plot_confusion_matrix, plot_per_class
+
+    out_dir = Path(os.fspath(out_dir))
+    return [
+        plot_confusion_matrix(confusion, list(confusion.index), out_dir / "confusion_matrix.png", title=title),
+        plot_per_class(table, out_dir / "per_class.png", title=title),
+    ]

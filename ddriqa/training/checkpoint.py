@@ -50,13 +50,27 @@ _SUFFIX = ".safetensors"
 
 
 # -- tensor files --------------------------------------------------------------------------
+def _write_safetensors(tensors, path, metadata):
+    """Write a safetensors file via a temporary name, with the default mode (0666 & ~umask).
+
+    safetensors' own ``save_file`` (0.8) creates its files with mode 0600, unlike every other
+    output; the bytes are therefore serialised in memory and written by Python.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(save(tensors, metadata=metadata))
+    os.replace(tmp, path)
+    return path
+
+
 def save_tensor_file(tensors, stem, metadata=None, max_file_mib=None):
     """Write ``tensors`` to ``<stem>.safetensors``, or shards when larger than ``max_file_mib``.
 
     Returns the list of files written.
     """
-    from safetensors.torch import save_file
-
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
@@ -77,7 +91,7 @@ def save_tensor_file(tensors, stem, metadata=None, max_file_mib=None):
         n = len(shards)
         paths = [stem.with_name(f"{stem.name}-{i + 1:05d}-of-{n:05d}{_SUFFIX}") for i in range(n)]
     for path, shard in zip(paths, shards):
-        save_file(shard, os.fspath(path), metadata=meta)
+        _write_safetensors(shard, path, meta)
     return paths
 
 
@@ -205,7 +219,6 @@ def read_train_state(gen_file):
 def save_snapshot(model, path, step, dtype="float16", metadata=None):
     """A compact weights snapshot (default float16, ~3 MB for SRResNet) loadable by load_generator."""
     import torch
-    from safetensors.torch import save_file
 
     dt = getattr(torch, dtype)
     tensors = {k: (v.to(dt) if v.is_floating_point() else v) for k, v in _cpu_copy(model).items()}
@@ -217,8 +230,7 @@ def save_snapshot(model, path, step, dtype="float16", metadata=None):
         meta[str(k)] = v if isinstance(v, str) else json.dumps(v, default=str)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, os.fspath(path), metadata=meta)
-    return path
+    return _write_safetensors(tensors, path, meta)
 
 
 def save_checkpoint(

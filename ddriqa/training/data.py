@@ -4,10 +4,11 @@ Packing
 -------
 :func:`pack_images` decodes every image of some folders once and writes a single ``.npz``
 (no pickles) that a GPU machine loads in a second or two. The decoded RGB pixels of T91 +
-BSDS500 train+test (391 images) are 192 MiB raw and 107 MiB as PNG (lossless WebP: 72 MiB), too
-much for a 64 MiB transfer; so a JPEG source whose bytes decode (with this machine's OpenCV) to
-exactly the pixels :func:`ddriqa.io.read_image` returns is stored *verbatim* (no re-encoding, no
-loss: the BSDS500 JPEGs are 30 MiB), and every other image is stored as lossless PNG. Each
+BSDS500 train+test (491 images) are 192 MiB raw and 107 MiB as PNG (lossless WebP: 72 MiB), a
+lot to carry to a training machine; so a JPEG source whose bytes decode (with the packing
+machine's OpenCV) to exactly the pixels :func:`ddriqa.io.read_image` returns is stored
+*verbatim* (no re-encoding, no loss: the BSDS500 JPEGs are 30 MiB; the whole pack is 37.4 MiB),
+and every other image is stored as lossless PNG. Each
 entry keeps the SHA-256 of its decoded pixels, so :func:`load_pack` can tell whether another
 machine's JPEG decoder reproduced the same pixels (it warns when not: a libjpeg difference of
 at most a few grey levels on a few pixels, harmless for training).
@@ -41,7 +42,7 @@ import numpy as np
 
 from ddriqa.errors import InputError, ModelFileError
 
-__all__ = ["PACK_FORMAT", "PatchSampler", "load_pack", "make_lr_images", "pack_images"]
+__all__ = ["PACK_FORMAT", "PatchSampler", "load_pack", "load_training_images", "make_lr_images", "pack_images"]
 
 PACK_FORMAT = "ddriqa-srpack-1"
 _JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe"}
@@ -108,9 +109,6 @@ def pack_images(dirs, out_path, *, groups=None, recursive=False, on_error=None):
     >>> load_pack(d / "pack.npz")["images"][0].shape
     (40, 48, 3)
     """
-    from ddriqa.errors import ImageReadError
-    from ddriqa.io import list_images, read_image
-
     dirs = [Path(d) for d in dirs]
     if not dirs:
         raise InputError("pack_images: give at least one folder")
@@ -118,63 +116,131 @@ def pack_images(dirs, out_path, *, groups=None, recursive=False, on_error=None):
         groups = [d.name for d in dirs]
     if len(groups) != len(dirs):
         raise InputError(f"pack_images: {len(groups)} group labels for {len(dirs)} folders")
-    blobs, shapes, names, group_of, shas, kinds, skipped = [], [], [], [], [], [], []
-    raw = 0
+    entries, skipped = [], []
     for folder, group in zip(dirs, groups):
-        if not folder.is_dir():
-            raise InputError(f"pack_images: {folder} is not a folder")
-        files = list_images(folder, recursive=recursive)
-        if not files:
-            raise InputError(f"pack_images: no images in {folder}")
-        for path in files:
-            try:
-                image = read_image(path, dtype="uint8")
-            except ImageReadError as exc:
-                if on_error is None:
-                    raise
-                on_error(path, exc)
-                skipped.append(os.fspath(path))
-                continue
-            data = None
-            if path.suffix.lower() in _JPEG_SUFFIXES:
-                data = path.read_bytes()
-                decoded = _decode(data)
-                if decoded is None or decoded.shape != image.shape or not np.array_equal(decoded, image):
-                    data = None  # e.g. EXIF rotation or CMYK: keep the decoded pixels instead
-            kind = "jpeg" if data is not None else "png"
-            if data is None:
-                data = _encode_png(image)
-            blobs.append(np.frombuffer(data, dtype=np.uint8))
-            shapes.append(image.shape)
-            names.append(os.fspath(path.relative_to(folder)))
-            group_of.append(str(group))
-            shas.append(_pixels_sha(image))
-            kinds.append(kind)
-            raw += image.nbytes
-    if not blobs:
+        entries += _pack_folder(folder, str(group), recursive, on_error, skipped)
+    if not entries:
         raise InputError("pack_images: no readable images")
-    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([b.size for b in blobs])
-    meta = {"format": PACK_FORMAT, "names": names, "groups": group_of, "sha256": shas, "kinds": kinds}
+    out_path = _write_pack(entries, out_path)
+    kinds = [e["kind"] for e in entries]
+    return {
+        "n_images": len(entries),
+        "bytes": out_path.stat().st_size,
+        "raw_bytes": int(sum(e["raw_bytes"] for e in entries)),
+        "n_verbatim_jpeg": kinds.count("jpeg"),
+        "n_png": kinds.count("png"),
+        "skipped": skipped,
+    }
+
+
+def _pack_entry(path, image):
+    """The stored bytes of one image: its JPEG file verbatim when it decodes to ``image``, else PNG."""
+    if path.suffix.lower() in _JPEG_SUFFIXES:
+        data = path.read_bytes()
+        decoded = _decode(data)
+        if decoded is not None and decoded.shape == image.shape and np.array_equal(decoded, image):
+            return data, "jpeg"
+        # e.g. EXIF rotation or CMYK: keep the decoded pixels instead
+    return _encode_png(image), "png"
+
+
+def _pack_folder(folder, group, recursive, on_error, skipped):
+    """The pack entries of the images of one folder (unreadable ones go to ``on_error``)."""
+    from ddriqa.errors import ImageReadError
+    from ddriqa.io import list_images, read_image
+
+    if not folder.is_dir():
+        raise InputError(f"pack_images: {folder} is not a folder")
+    files = list_images(folder, recursive=recursive)
+    if not files:
+        raise InputError(f"pack_images: no images in {folder}")
+    entries = []
+    for path in files:
+        try:
+            image = read_image(path, dtype="uint8")
+        except ImageReadError as exc:
+            if on_error is None:
+                raise
+            on_error(path, exc)
+            skipped.append(os.fspath(path))
+            continue
+        data, kind = _pack_entry(path, image)
+        entries.append({"blob": np.frombuffer(data, dtype=np.uint8), "shape": image.shape, "kind": kind,
+                        "name": os.fspath(path.relative_to(folder)), "group": group,
+                        "sha256": _pixels_sha(image), "raw_bytes": image.nbytes})
+    return entries
+
+
+def _write_pack(entries, out_path):
+    """Write the entries as one ``.npz`` (via a temporary file and a rename); returns its path."""
+    offsets = np.zeros(len(entries) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([e["blob"].size for e in entries])
+    meta = {"format": PACK_FORMAT, "names": [e["name"] for e in entries], "groups": [e["group"] for e in entries],
+            "sha256": [e["sha256"] for e in entries], "kinds": [e["kind"] for e in entries]}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp.npz")
     np.savez(
         tmp,
-        blob=np.concatenate(blobs),
+        blob=np.concatenate([e["blob"] for e in entries]),
         offsets=offsets,
-        shapes=np.asarray(shapes, dtype=np.int32),
+        shapes=np.asarray([e["shape"] for e in entries], dtype=np.int32),
         meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
     )
     os.replace(tmp, out_path)
-    return {
-        "n_images": len(blobs),
-        "bytes": out_path.stat().st_size,
-        "raw_bytes": int(raw),
-        "n_verbatim_jpeg": kinds.count("jpeg"),
-        "n_png": kinds.count("png"),
-        "skipped": skipped,
-    }
+    return out_path
+
+
+def load_training_images(sources, *, on_error=None):
+    """The HR training images of folders and/or ``.npz`` packs, in the order given.
+
+    Parameters
+    ----------
+    sources : sequence of str or os.PathLike
+        Folders of images (:func:`ddriqa.io.list_images`, not recursive) or packs written by
+        :func:`pack_images` (every group).
+    on_error : callable, optional
+        Called as ``on_error(path, exception)`` for an unreadable image, which is then skipped.
+        Default: the :class:`~ddriqa.errors.ImageReadError` propagates.
+
+    Returns
+    -------
+    list of uint8 (H, W, 3) arrays
+
+    Raises
+    ------
+    InputError
+        A source that is neither a pack file nor a folder.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> from ddriqa.io import write_image
+    >>> from ddriqa.training.data import load_training_images
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_image(d / "a.png", np.zeros((8, 8, 3), np.uint8))
+    >>> [im.shape for im in load_training_images([d])]
+    [(8, 8, 3)]
+    """
+    from ddriqa.errors import ImageReadError
+    from ddriqa.io import list_images, read_image
+
+    images = []
+    for src in sources:
+        path = Path(src)
+        if path.is_file():
+            images += load_pack(path)["images"]
+            continue
+        if not path.is_dir():
+            raise InputError(f"{path}: no such folder or pack of training images")
+        for file in list_images(path):
+            try:
+                images.append(read_image(file))
+            except ImageReadError as exc:
+                if on_error is None:
+                    raise
+                on_error(file, exc)
+    return images
 
 
 def load_pack(path, *, groups=None, verify=True):

@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from ddriqa.classification.pca import StreamingPCA, iter_row_chunks, streaming_gram
+from ddriqa.classification.pca import StreamingPCA
 from ddriqa.errors import InputError
 
 
@@ -139,18 +139,6 @@ def test_bad_parameters_are_refused():
         StreamingPCA(n_components=2, chunk_size=0).fit(X)
     with pytest.raises(ValueError, match="n_samples=1"):
         StreamingPCA(n_components=1).fit(X[:1])
-
-
-def test_streaming_gram_matches_centred_products(tmp_path):
-    X = _data(17, 60, seed=5)
-    G = streaming_gram(iter_row_chunks(X.astype(np.float32), 5), 17, chunk_size=5, spill_dir=str(tmp_path))
-    H = np.eye(17) - 1.0 / 17
-    Xc = X.astype(np.float32).astype(np.float64)
-    Xc -= Xc.mean(0)
-    np.testing.assert_allclose(H @ G @ H, Xc @ Xc.T, rtol=1e-9, atol=1e-8)
-    assert list(tmp_path.iterdir()) == []
-    with pytest.raises(InputError, match="expected 18"):
-        streaming_gram(iter_row_chunks(X, 5), 18)
 
 
 @parametrize_with_checks([StreamingPCA(n_components=2, chunk_size=7)])

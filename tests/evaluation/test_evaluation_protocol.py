@@ -1,16 +1,16 @@
-"""Benchmark protocol: Gram PCA, content-disjoint splits, metrics and their summary."""
+"""Benchmark protocol: content-disjoint splits, metrics and their summary.
+
+The Gram matrix and its PCA scores are tested in tests/classification/test_gram.py.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.decomposition import PCA
 from sklearn.model_selection import GroupKFold
 from sklearn.svm import SVC
 
-from ddriqa.classification.gram import gram_from_chunks, gram_pca_scores
-from ddriqa.classification.pca import iter_row_chunks, streaming_gram
 from ddriqa.classification.pipelines import make_brisque_classifier
 from ddriqa.errors import InputError
 from ddriqa.evaluation.protocol import (
@@ -22,66 +22,6 @@ from ddriqa.evaluation.protocol import (
     summarize,
     summary_markdown,
 )
-
-
-def _signs(a, b):
-    return np.sign(np.sum(a * b, axis=0))
-
-
-def test_gram_pca_equals_sklearn_pca_up_to_sign():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 500)) * np.linspace(3.0, 0.05, 500) + 7.0  # large mean: centring matters
-    train, test = rng.permutation(60)[:45], np.arange(60)
-    test = np.setdiff1d(test, train)
-    # the Gram matrix of shifted rows (as streaming_gram returns) gives the same scores
-    G = streaming_gram(iter_row_chunks(X, 8), 60)
-    z_train, z_test = gram_pca_scores(G, train, test, 12)
-    ref = PCA(n_components=12, svd_solver="full").fit(X[train])
-    r_train, r_test = ref.transform(X[train]), ref.transform(X[test])
-    s = _signs(z_train, r_train)
-    assert set(np.abs(s)) == {1.0}
-    np.testing.assert_allclose(z_train, r_train * s, atol=1e-8)
-    np.testing.assert_allclose(z_test, r_test * s, atol=1e-8)
-    with pytest.raises(InputError, match="n_components"):
-        gram_pca_scores(G, train, test, 45)
-
-
-@pytest.mark.parametrize("memory_limit", [4 << 30, 0])  # rows in memory / in a spill file
-def test_gram_from_chunks_matches_centred_products(tmp_path, memory_limit):
-    rng = np.random.default_rng(1)
-    X = (rng.normal(size=(23, 700)) * 0.5 + 4.0).astype(np.float32)  # large common mean
-    G = gram_from_chunks(iter_row_chunks(X, 5), 23, slab=256, memory_limit=memory_limit, spill_dir=str(tmp_path))
-    assert G.shape == (23, 23) and G.dtype == np.float64
-    np.testing.assert_array_equal(G, G.T)
-    H = np.eye(23) - 1.0 / 23
-    Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
-    ref = Xc @ Xc.T
-    # float32 products: relative error well below 1e-5 of the largest entry
-    np.testing.assert_allclose(H @ G @ H, ref, atol=1e-5 * np.abs(ref).max())
-    assert list(tmp_path.iterdir()) == []  # the spill file is removed
-    # BLAS left at its own thread count: the same matrix up to float32 rounding
-    G2 = gram_from_chunks(iter_row_chunks(X, 5), 23, slab=256, memory_limit=memory_limit, blas_threads=None)
-    np.testing.assert_allclose(G2, G, atol=1e-5 * np.abs(G).max())
-    # the scores match those from the exact float64 Gram matrix
-    train, test = np.arange(18), np.arange(18, 23)
-    z1, t1 = gram_pca_scores(G, train, test, 4)
-    z2, t2 = gram_pca_scores(X.astype(np.float64) @ X.T.astype(np.float64), train, test, 4)
-    np.testing.assert_allclose(z1, z2, atol=1e-3 * np.abs(z2).max())
-    np.testing.assert_allclose(t1, t2, atol=1e-3 * np.abs(t2).max())
-
-
-def test_gram_from_chunks_rejects_bad_streams():
-    X = np.ones((6, 8), dtype=np.float32)
-    with pytest.raises(InputError, match="expected 7"):
-        gram_from_chunks(iter_row_chunks(X, 4), 7)
-    with pytest.raises(InputError, match="more than the 5 rows"):
-        gram_from_chunks(iter_row_chunks(X, 4), 5)
-    with pytest.raises(InputError, match="expected start 4"):
-        gram_from_chunks(iter([(0, X[:4]), (5, X[4:])]), 6)
-    bad = X.copy()
-    bad[5, 2] = np.nan
-    with pytest.raises(InputError, match="row 4 contains NaN"):
-        gram_from_chunks(iter_row_chunks(bad, 4), 6)
 
 
 def test_splits_are_content_disjoint_and_seeded():

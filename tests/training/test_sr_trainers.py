@@ -122,18 +122,23 @@ def test_srgan_resume_reproduces_uninterrupted_run(pairs, tmp_path):
         assert float(r["d_real"]) > 0 and float(r["d_fake"]) > 0
     with open(tmp_path / "part" / "train_log.csv", newline="") as fh:
         resumed_rows = list(csv.DictReader(fh))
-    # the row at step 6 averages steps 5-6 uninterrupted but only step 6 after the resume at 5
+    # the first session ends with a row at step 5 (steps 5); after the resume, the row at step 6
+    # averages step 6 alone (uninterrupted: steps 5-6); every other row is the same
     def same(rs):
-        return [{k: v for k, v in r.items() if k != "time"} for r in rs if r["step"] != "6"]
+        return [{k: v for k, v in r.items() if k != "time"} for r in rs if r["step"] not in ("5", "6")]
 
-    assert [r["step"] for r in resumed_rows] == ["2", "4", "6", "8"] and same(resumed_rows) == same(rows)
+    assert [r["step"] for r in resumed_rows] == ["2", "4", "5", "6", "8"] and same(resumed_rows) == same(rows)
 
 
 def test_train_log_begun_by_an_older_version_keeps_its_columns(pairs, tmp_path):
-    (tmp_path / "train_log.csv").write_text("step,loss,lr,time\n2,0.5,0.0001,1.0\n")
     _srgan(pairs, tmp_path).fit(stop_at=2)
+    (tmp_path / "train_log.csv").write_text("step,loss,lr,time\n2,0.5,0.0001,1.0\n")  # an older layout
+    again = _srgan(pairs, tmp_path)
+    again.resume()
+    again.fit(stop_at=4)
     lines = (tmp_path / "train_log.csv").read_text().splitlines()
     assert lines[0] == "step,loss,lr,time" and len(lines) == 3 and lines[2].count(",") == 3
+    assert lines[2].startswith("4,")
 
 
 def test_compact_discriminator_checkpoint_and_light_resume(pairs, tmp_path):
