@@ -24,6 +24,7 @@ The library itself never changes thread settings.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -41,6 +42,9 @@ CUDA_BATCH_SIZE = 32
 
 _PADS = ("error", "reflect")
 _AUTOCAST = (None, "float16", "bfloat16")
+_POOLINGS = ("none", "stats")
+_AGGREGATES = ("mean", "none")
+_STATS = ("mean", "std", "absmean")
 
 
 def _reflect_to(image, height, width):
@@ -107,29 +111,54 @@ def central_crop(image, crop, pad="error", name=None):
 
 
 class DDRExtractor(TransformerMixin, BaseEstimator):
-    """Deep degradation representation of the central crop of each image.
+    """Deep degradation representation of image crops: an SR network's features, flat or pooled.
+
+    With the defaults it is the paper's representation: the flattened ``ResBlock16`` map of the
+    central 96x96 crop (``DDRExtractor(**PRESETS["paper"])``). The options make other
+    representations of the same network: several layers concatenated, per-channel statistics
+    instead of the flattened map (``pooling="stats"``), several crops per image (a grid, random
+    positions, or tiles covering the image) whose features are averaged (``aggregate="mean"``) or
+    kept side by side for a classifier that averages its decisions over crops
+    (``aggregate="none"`` with :class:`~ddriqa.classification.voting.CropVoteClassifier`).
 
     Parameters
     ----------
     weights : str, os.PathLike or torch.nn.Module, default="srgan_x4_gr"
-        The SR network: a shipped weights name (see
-        :func:`ddriqa.models.weights.shipped_weights`), a ``.safetensors`` path, an ``nn.Module``
-        with ``forward_features(x, layer)`` (a copy is used), or ``"random"`` for a randomly
-        initialised default :class:`~ddriqa.models.srresnet.SRResNet` (seeded by
-        ``random_state``; the random-init control).
-    layer : str, default="ResBlock16"
-        Feature tap, e.g. ``"Conv1"``, ``"ResBlock4"``, ``"ResBlock16"``.
+        The SR network: a weights name (see :func:`ddriqa.models.weights.shipped_weights`;
+        ``"realesrgan_x4plus"`` is the third-party Real-ESRGAN generator), a ``.safetensors``
+        path, an ``nn.Module`` with ``forward_features(x, layer)`` (a copy is used), or
+        ``"random"`` for a randomly initialised default :class:`~ddriqa.models.srresnet.SRResNet`
+        (seeded by ``random_state``; the random-init control).
+    layer : str or sequence of str, default="ResBlock16"
+        Feature tap(s), e.g. ``"Conv1"``, ``"ResBlock4"``, ``("ResBlock8", "ResBlock16")``
+        (``"RRDB12"`` for an RRDBNet). Several layers are computed in one pass and concatenated
+        in the order given.
     crop : int, default=96
-        Side of the central square crop, taken at the image's own resolution.
+        Side of each square crop, taken at the image's own resolution.
+    crops : {"center", "grid", "random", "tiles"}, default="center"
+        Where the crops are taken (:func:`ddriqa.features.pooling.crop_boxes`): the central crop;
+        ``n_crops`` crops on a regular grid spanning the image; ``n_crops`` seeded random
+        positions; every tile of the largest centred tiling (the whole image).
+    n_crops : int, default=1
+        Crops per image for ``"grid"`` (a square number) and ``"random"``; ignored otherwise.
+    pooling : {"none", "stats"}, default="none"
+        ``"none"``: the flattened map (``C * crop * crop`` values per layer and crop, channel,
+        row, column order); ``"stats"``: per-channel mean, standard deviation and mean absolute
+        value (``3 * C`` values per layer and crop, :func:`~ddriqa.features.pooling.channel_stats`).
+    aggregate : {"mean", "none"}, default="mean"
+        Several crops: average their feature vectors, or keep one block per crop side by side
+        (crop-major; not with ``crops="tiles"``, whose number of crops varies with the image).
     pad : {"error", "reflect"}, default="error"
         Images smaller than the crop raise an error naming the file and its size, or are padded
         by mirror reflection.
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
     batch_size : int, optional
-        Images per forward pass; None: :data:`CPU_BATCH_SIZE` on CPU, :data:`CUDA_BATCH_SIZE` on CUDA.
+        Images read together, and crops per forward pass; None: :data:`CPU_BATCH_SIZE` on CPU,
+        :data:`CUDA_BATCH_SIZE` on CUDA.
     random_state : int, numpy.random.Generator or None, default=None
-        Seed of the ``"random"`` initialisation (ignored otherwise). None draws fresh entropy.
+        Seed of the ``"random"`` initialisation and of ``crops="random"``. None draws fresh
+        entropy at ``fit``.
     autocast : {None, "float16", "bfloat16"}, default=None
         CUDA only: run the network under ``torch.autocast`` in this dtype (output still float32).
 
@@ -139,10 +168,15 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         The network (eval mode, channels-last, on ``device_``).
     device_ : torch.device
     batch_size_ : int
+    layers_ : list of str
     n_channels_ : int
-        Channels of the tapped feature map.
+        Channels of the first tapped feature map.
+    n_crops_ : int or None
+        Crops per image (None for ``"tiles"``: it depends on the image size).
+    n_features_per_crop_ : int
     n_features_out_ : int
-        ``n_channels_ * crop * crop``.
+    seed_ : int
+        The seed used for random weights and random crops.
 
     Examples
     --------
@@ -156,6 +190,12 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
     (3, 256)
     >>> ddr.get_feature_names_out()[:2]
     array(['ddr_ResBlock2_0', 'ddr_ResBlock2_1'], dtype=object)
+    >>> pooled = DDRExtractor(weights=net, layer=("Conv1", "ResBlock2"), crop=8, crops="grid",
+    ...                       n_crops=4, pooling="stats", device="cpu")
+    >>> pooled.fit_transform(images).shape
+    (3, 24)
+    >>> pooled.get_feature_names_out()[:2]
+    array(['ddr_Conv1_mean_0', 'ddr_Conv1_mean_1'], dtype=object)
     """
 
     def __init__(
@@ -163,6 +203,10 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         weights="srgan_x4_gr",
         layer="ResBlock16",
         crop=96,
+        crops="center",
+        n_crops=1,
+        pooling="none",
+        aggregate="mean",
         pad="error",
         device="auto",
         batch_size=None,
@@ -172,6 +216,10 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         self.weights = weights
         self.layer = layer
         self.crop = crop
+        self.crops = crops
+        self.n_crops = n_crops
+        self.pooling = pooling
+        self.aggregate = aggregate
         self.pad = pad
         self.device = device
         self.batch_size = batch_size
@@ -197,6 +245,41 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
             f"random_state must be None, an int or a numpy Generator, got {type(rs).__name__} {rs!r:.60}"
         )
 
+    @staticmethod
+    def _positive_int(value, name):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
+        return int(value)
+
+    def _check_params(self):
+        from ddriqa.features.pooling import CROP_LAYOUTS
+
+        self._positive_int(self.crop, "crop")
+        if self.pad not in _PADS:
+            raise InputError(f"pad must be one of {_PADS}, got {self.pad!r}")
+        if self.batch_size is not None:
+            self._positive_int(self.batch_size, "batch_size")
+        if self.autocast not in _AUTOCAST:
+            raise InputError(f"autocast must be one of {_AUTOCAST}, got {self.autocast!r}")
+        if self.crops not in CROP_LAYOUTS:
+            raise InputError(f"crops must be one of {CROP_LAYOUTS}, got {self.crops!r}")
+        n = self._positive_int(self.n_crops, "n_crops")
+        if self.crops == "grid" and math.isqrt(n) ** 2 != n:
+            raise InputError(f"crops='grid' needs a square n_crops (1, 4, 9, 16, ...), got {n}")
+        if self.pooling not in _POOLINGS:
+            raise InputError(f"pooling must be one of {_POOLINGS}, got {self.pooling!r}")
+        if self.aggregate not in _AGGREGATES:
+            raise InputError(f"aggregate must be one of {_AGGREGATES}, got {self.aggregate!r}")
+        if self.aggregate == "none" and self.crops == "tiles":
+            raise InputError(
+                "aggregate='none' keeps one block per crop, but crops='tiles' gives a number of crops "
+                "that depends on the image size; use aggregate='mean', or crops='grid'/'random'"
+            )
+        layers = [self.layer] if isinstance(self.layer, str) else list(self.layer)
+        if not all(isinstance(name, str) for name in layers):
+            raise InputError(f"layer must be a layer name or a sequence of names, got {self.layer!r}")
+        return layers
+
     def fit(self, X=None, y=None):
         """Validate the parameters and load the network; the images are not read.
 
@@ -211,17 +294,7 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         """
         import torch
 
-        crop = self.crop
-        if isinstance(crop, bool) or not isinstance(crop, (int, np.integer)) or crop < 1:
-            raise InputError(f"crop must be a positive integer, got {crop!r}")
-        if self.pad not in _PADS:
-            raise InputError(f"pad must be one of {_PADS}, got {self.pad!r}")
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1
-        ):
-            raise InputError(f"batch_size must be None or a positive integer, got {self.batch_size!r}")
-        if self.autocast not in _AUTOCAST:
-            raise InputError(f"autocast must be one of {_AUTOCAST}, got {self.autocast!r}")
+        layers = self._check_params()
         device = self._resolve_device()
         if self.autocast is not None and device.type != "cuda":
             raise InputError(
@@ -231,67 +304,119 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         from ddriqa.models.backbones import RANDOM, build_backbone, check_layers
 
         weights = self.weights
-        seed = self._seed() if isinstance(weights, str) and weights.lower() == RANDOM else 0
-        model = build_backbone(weights, seed=seed, copy_module=True)
-        check_layers(model, self.layer)
+        seed = self._seed()
+        model = build_backbone(weights, seed=seed if isinstance(weights, str) and weights.lower() == RANDOM else 0,
+                               copy_module=True)
+        layers = check_layers(model, layers)
         model = model.to(device).eval().to(memory_format=torch.channels_last)
         for p in model.parameters():
             p.requires_grad_(False)
         in_channels = getattr(model, "in_channels", 3)
+        from ddriqa.models.backbones import forward_layers
+
         with torch.inference_mode():
-            probe = model.forward_features(torch.zeros(1, in_channels, 4, 4, device=device), self.layer)
+            probe = forward_layers(model, torch.zeros(1, in_channels, 4, 4, device=device), layers)
+        crop = int(self.crop)
         self.model_ = model
         self.device_ = device
+        self.layers_ = layers
+        self.seed_ = seed
         self.batch_size_ = int(self.batch_size) if self.batch_size is not None else (
             CUDA_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
         )
-        self.n_channels_ = int(probe.shape[1])
-        self.n_features_out_ = self.n_channels_ * int(crop) * int(crop)
+        self._channels = [int(probe[name].shape[1]) for name in layers]
+        self.n_channels_ = self._channels[0]
+        per = (lambda c: c * crop * crop) if self.pooling == "none" else (lambda c: len(_STATS) * c)
+        self.n_features_per_crop_ = sum(per(c) for c in self._channels)
+        self.n_crops_ = None if self.crops == "tiles" else (1 if self.crops == "center" else int(self.n_crops))
+        blocks = self.n_crops_ if self.aggregate == "none" else 1
+        self.n_features_out_ = self.n_features_per_crop_ * blocks
         return self
 
     # ---------------------------------------------------------------- transform
+    def _image_crops(self, image, name):
+        """The crops of one (H, W, 3) float32 image, as a list of (crop, crop, 3) arrays."""
+        from ddriqa.features.pooling import crop_boxes
+
+        crop = int(self.crop)
+        if self.crops == "center":
+            return [central_crop(image, crop, self.pad, name=name)]
+        h, w = image.shape[:2]
+        if h < crop or w < crop:
+            central_crop(image, crop, self.pad, name=name)  # raises for pad="error"
+            image = _reflect_to(image, crop, crop)
+            h, w = image.shape[:2]
+        boxes = crop_boxes(h, w, crop, self.crops, int(self.n_crops), seed=self.seed_)
+        return [image[t:t + crop, l:l + crop] for t, l in boxes]
+
     def _load_batch(self, items, start):
-        """Read, crop and stack a batch into an (B, crop, crop, 3) float32 array."""
+        """Read and crop a batch: an (N, crop, crop, 3) float32 array and the crops per image."""
         from ddriqa.features._inputs import describe_item, load_item
 
-        crops = []
+        crops, counts = [], []
         for j, item in enumerate(items):
             name = describe_item(item, start + j)
             try:
                 image = load_item(item, dtype="float32")
             except InputError as exc:  # a bad array: say which one (a bad file is an ImageReadError)
                 raise InputError(f"{name}: {exc}") from None
-            crops.append(central_crop(image, int(self.crop), self.pad, name=name))
-        return np.ascontiguousarray(np.stack(crops), dtype=np.float32)
+            these = self._image_crops(image, name)
+            crops.extend(these)
+            counts.append(len(these))
+        return np.ascontiguousarray(np.stack(crops), dtype=np.float32), counts
 
-    def _run(self, batch):
-        """Feature maps (B, C, crop, crop) of a stacked (B, crop, crop, 3) batch, as a CPU float32 tensor."""
+    def _forward(self, x):
         import torch
 
         from ddriqa.models.backbones import forward_layers
 
-        # NHWC numpy -> NCHW view with channels-last strides: no copy
-        x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device_)
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            if self.autocast is not None:
-                with torch.autocast("cuda", dtype=getattr(torch, self.autocast)):
-                    fea = forward_layers(self.model_, x, [self.layer])[self.layer]
-            else:
-                fea = forward_layers(self.model_, x, [self.layer])[self.layer]
-            return fea.float().cpu()
+        if self.autocast is not None:
+            with torch.autocast("cuda", dtype=getattr(torch, self.autocast)):
+                return forward_layers(self.model_, x, self.layers_)
+        return forward_layers(self.model_, x, self.layers_)
 
-    @staticmethod
-    def _fill(dest, fea):
-        """Copy feature maps (b, C, H, W) into the float32 rows ``dest`` (b, C*H*W) in C, H, W order."""
+    def _crop_features(self, batch):
+        """Per-crop features (N, n_features_per_crop_) of stacked crops (N, crop, crop, 3), float32."""
         import torch
 
+        from ddriqa.features.pooling import channel_stats
+
+        out = np.empty((len(batch), self.n_features_per_crop_), dtype=np.float32)
+        bs = self.batch_size_
         with torch.inference_mode():
-            # one strided copy does the channels-last -> C, H, W reordering straight into place
-            torch.from_numpy(dest).view(fea.shape).copy_(fea)
+            for s in range(0, len(batch), bs):
+                # NHWC numpy -> NCHW view with channels-last strides: no copy
+                x = torch.from_numpy(batch[s:s + bs]).permute(0, 3, 1, 2).to(self.device_)
+                x = x.contiguous(memory_format=torch.channels_last)
+                maps = self._forward(x)
+                col = 0
+                for name in self.layers_:
+                    fea = maps[name]
+                    if self.pooling == "stats":
+                        fea = channel_stats(fea, _STATS)
+                    n = int(np.prod(fea.shape[1:]))
+                    block, t = out[s:s + len(fea), col:col + n], fea.float().cpu()
+                    if block.flags.c_contiguous:
+                        # one strided copy does the channels-last -> C, H, W reordering in place
+                        torch.from_numpy(block).view(t.shape).copy_(t)
+                    else:
+                        block[...] = t.reshape(len(t), n).numpy()
+                    col += n
+        return out
+
+    def _image_rows(self, per_crop, counts):
+        """Rows (n_images, n_features_out_) from per-crop features and crops per image."""
+        if self.aggregate == "none" or all(c == 1 for c in counts):
+            return per_crop.reshape(len(counts), -1)
+        rows = np.empty((len(counts), self.n_features_per_crop_), dtype=np.float32)
+        pos = 0
+        for i, c in enumerate(counts):
+            rows[i] = per_crop[pos:pos + c].mean(axis=0, dtype=np.float64)
+            pos += c
+        return rows
 
     def _iter_batches(self, items):
-        """Yield ``(start, features)`` per network batch; the next batch is read while this one computes."""
+        """Yield ``(start, rows)`` per batch of images; the next batch is read while this one computes."""
         bs = self.batch_size_
         batches = [(s, items[s:s + bs]) for s in range(0, len(items), bs)]
         if not batches:
@@ -299,17 +424,17 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddriqa-ddr-reader") as pool:
             pending = pool.submit(self._load_batch, batches[0][1], batches[0][0])
             for k, (start, _) in enumerate(batches):
-                batch = pending.result()
+                batch, counts = pending.result()
                 pending = (
                     pool.submit(self._load_batch, batches[k + 1][1], batches[k + 1][0]) if k + 1 < len(batches) else None
                 )
                 try:
-                    fea = self._run(batch)
+                    rows = self._image_rows(self._crop_features(batch), counts)
                 except BaseException:
                     if pending is not None:
                         pending.cancel()
                     raise
-                yield start, fea
+                yield start, rows
 
     def iter_transform(self, X, chunk_size=64):
         """Stream the features in chunks of ``chunk_size`` rows.
@@ -338,15 +463,15 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         block = None
         block_start = 0
         filled = 0
-        for start, fea in self._iter_batches(items):
+        for start, rows in self._iter_batches(items):
             pos = 0
-            while pos < len(fea):
+            while pos < len(rows):
                 if block is None:
                     block_start = start + pos
                     block = np.empty((min(chunk_size, n - block_start), self.n_features_out_), dtype=np.float32)
                     filled = 0
-                take = min(len(fea) - pos, len(block) - filled)
-                self._fill(block[filled:filled + take], fea[pos:pos + take])
+                take = min(len(rows) - pos, len(block) - filled)
+                block[filled:filled + take] = rows[pos:pos + take]
                 filled += take
                 pos += take
                 if filled == len(block):
@@ -371,15 +496,29 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
 
         items = as_image_list(X)
         out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
-        for start, fea in self._iter_batches(items):
-            self._fill(out[start:start + len(fea)], fea)
+        for start, rows in self._iter_batches(items):
+            out[start:start + len(rows)] = rows
         return out
 
     def get_feature_names_out(self, input_features=None):
-        """Output feature names ``ddr_{layer}_{i}`` for ``i`` in ``0 .. n_features_out_ - 1``."""
+        """Output feature names.
+
+        ``ddr_{layer}_{i}`` (flattened maps) or ``ddr_{layer}_{stat}_{channel}`` (pooled), per
+        layer in order; with ``aggregate="none"`` and several crops, each block is prefixed with
+        ``crop{k}_``.
+        """
         check_is_fitted(self, "n_features_out_")
-        prefix = np.array(f"ddr_{self.layer}_", dtype=object)
-        return prefix + np.arange(self.n_features_out_).astype(str).astype(object)
+        names = []
+        crop = int(self.crop)
+        for name, c in zip(self.layers_, self._channels):
+            if self.pooling == "none":
+                names.append(np.array(f"ddr_{name}_", dtype=object) + np.arange(c * crop * crop).astype(str).astype(object))
+            else:
+                names.append(np.array([f"ddr_{name}_{s}_{i}" for s in _STATS for i in range(c)], dtype=object))
+        block = np.concatenate(names)
+        if self.aggregate == "none" and self.n_crops_ and self.n_crops_ > 1:
+            block = np.concatenate([np.array(f"crop{k}_", dtype=object) + block for k in range(self.n_crops_)])
+        return block
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
