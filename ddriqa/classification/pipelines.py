@@ -2,7 +2,11 @@
 
 Both factories return an unfitted :class:`sklearn.pipeline.Pipeline`; with ``features=False``
 they return the same pipeline without the feature extractor, for precomputed features (the
-benchmark extracts every image once and reuses the features across splits).
+benchmark extracts every image once and reuses the features across splits). Both fit on any
+training fold a cross-validation gives them: the DDR PCA dimension is capped at what the fold
+allows (:class:`StreamingPCA` here is a capping subclass of the streaming PCA), and the BRISQUE
+grid search uses folds grouped by reference image when ``fit`` is given ``svm__groups``
+(:class:`StratifiedOrGroupKFold`).
 """
 
 from __future__ import annotations
@@ -10,19 +14,22 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import SVC
 
-from ddriqa.classification.pca import StreamingPCA
+from ddriqa.classification.pca import StreamingPCA as _StreamingPCA
 from ddriqa.classification.scaling import GlobalScaler
 from ddriqa.errors import InputError
+from ddriqa.features.presets import DEFAULT_CROP, DEFAULT_LAYER, DEFAULT_WEIGHTS
 
 __all__ = [
     "make_ddr_classifier",
     "make_brisque_classifier",
     "ddr_svm",
+    "StreamingPCA",
+    "StratifiedOrGroupKFold",
     "BRISQUE_C_GRID",
     "BRISQUE_GAMMA_GRID",
 ]
@@ -51,10 +58,43 @@ def ddr_svm(C=1.0):
     return Pipeline([("scale", GlobalScaler()), ("svm", SVC(kernel="linear", C=C))])
 
 
+class StreamingPCA(_StreamingPCA):
+    """The PCA step of :func:`make_ddr_classifier`: a :class:`ddriqa.classification.pca.StreamingPCA`
+    whose ``n_components`` is an upper bound, capped at fit time to what the data allow.
+
+    The centred features of ``n`` training images span at most ``n - 1`` directions, so the
+    dimension kept is ``min(n_components, n_samples - 1, n_features)`` (at least 1), chosen
+    when ``fit`` sees the data; ``n_components_`` says what was kept. A training fold of a
+    cross-validation (``cross_val_score``, a grid search) smaller than ``n_components`` is thus
+    fitted instead of refused, as ``ddriqa train`` does for a small training set. The parameter
+    ``n_components`` itself is never changed (``clone`` and ``get_params`` see what was asked).
+
+    It is a subclass with exactly the parameters and fitted attributes of the streaming PCA, and
+    keeps its class name because :func:`~ddriqa.classification.persistence.save_classifier`
+    stores estimators by class name: a saved model is loaded with a plain
+    ``ddriqa.classification.pca.StreamingPCA`` holding the same components (it transforms and
+    predicts the same; refitting a loaded model does not cap).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ddriqa.classification.pipelines import StreamingPCA
+    >>> X = np.random.default_rng(0).normal(size=(10, 300))
+    >>> StreamingPCA(n_components=120).fit(X).n_components_
+    9
+    """
+
+    def _n_components_for(self, n_samples, n_features):
+        limit = max(1, min(int(n_samples) - 1, int(n_features)))
+        if self.n_components is None:
+            return limit
+        return min(int(self.n_components), limit)
+
+
 def make_ddr_classifier(
-    weights="srgan_x4_gr",
-    layer="ResBlock16",
-    crop=96,
+    weights=DEFAULT_WEIGHTS,
+    layer=DEFAULT_LAYER,
+    crop=DEFAULT_CROP,
     n_components=120,
     C=1.0,
     device="auto",
@@ -70,20 +110,24 @@ def make_ddr_classifier(
     """DDR distortion classifier: SR-network features -> PCA -> linear SVM (Liu et al.).
 
     The features (``64 x crop x crop`` values per image, 589,824 for the default 96x96 crop)
-    are streamed chunk by chunk through a :class:`~ddriqa.classification.pca.StreamingPCA`
+    are streamed chunk by chunk through a streaming PCA (:class:`StreamingPCA`)
     step that wraps the :class:`~ddriqa.features.ddr.DDRExtractor`, so fitting never holds the
     feature matrix in memory (the exact solver spills it to a temporary file; see
     :class:`StreamingPCA`).
 
     Parameters
     ----------
-    weights : str or torch.nn.Module, default="srgan_x4_gr"
+    weights : str or torch.nn.Module, default=DEFAULT_WEIGHTS
         Backbone: a shipped weights name, a ``.safetensors`` path, a module, or ``"random"``.
-    layer : str, default="ResBlock16"
-    crop : int, default=96
+        The defaults of ``weights``, ``layer`` and ``crop`` are those of
+        :mod:`ddriqa.features.presets` (``DEFAULT_WEIGHTS``, ``DEFAULT_LAYER``, ``DEFAULT_CROP``).
+    layer : str, default=DEFAULT_LAYER
+    crop : int, default=DEFAULT_CROP
         Side of the central crop whose features are used.
     n_components : int, default=120
-        PCA dimension (the paper's 120).
+        PCA dimension (the paper's 120), an upper bound: a training set (or cross-validation
+        fold) of ``n`` images keeps ``min(n_components, n - 1)`` (:class:`StreamingPCA`), so
+        ``cross_val_score`` works on small folds; ``pipe[0].n_components_`` says what was kept.
     C : float, default=1.0
         SVM regularisation.
     device : str, default="auto"
@@ -149,6 +193,60 @@ def _positive_grid(values, name):
     return grid
 
 
+class StratifiedOrGroupKFold(StratifiedKFold):
+    """K folds that are disjoint in content when groups are given, else stratified.
+
+    ``split(X, y, groups=None)``: a shuffled :class:`~sklearn.model_selection.StratifiedKFold`
+    (seeded by ``random_state``) without groups; with groups (e.g. the reference image of each
+    distorted image), a :class:`~sklearn.model_selection.GroupKFold` of
+    ``min(n_splits, number of groups)`` folds, so no reference is on both sides of a fold, as
+    ``ddriqa train`` does. The inner cross-validation of :func:`make_brisque_classifier` when
+    ``cv`` is an int; the groups reach it through ``fit(X, y, svm__groups=groups)``.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+    shuffle : bool, default=True
+        Stratified folds only (GroupKFold is deterministic).
+    random_state : int or None, default=None
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        From ``split``: groups that name fewer than two distinct groups.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ddriqa.classification.pipelines import StratifiedOrGroupKFold
+    >>> y = np.array(["a", "b"] * 6); refs = np.repeat(["r1", "r2", "r3"], 4)
+    >>> cv = StratifiedOrGroupKFold(n_splits=5, random_state=0)
+    >>> sorted(str(r) for _, test in cv.split(np.zeros((12, 1)), y, refs) for r in set(refs[test]))
+    ['r1', 'r2', 'r3']
+    >>> cv.get_n_splits(groups=refs), cv.get_n_splits()
+    (3, 5)
+    """
+
+    def __init__(self, n_splits=5, *, shuffle=True, random_state=None):
+        super().__init__(n_splits=n_splits, shuffle=shuffle, random_state=random_state)
+
+    def _group_folds(self, groups):
+        n_groups = len(np.unique(np.asarray(groups)))
+        if n_groups < 2:
+            raise InputError(f"folds grouped by reference need at least two groups, got {n_groups}")
+        return GroupKFold(n_splits=min(self.n_splits, n_groups))
+
+    def split(self, X, y=None, groups=None):
+        if groups is None:
+            return super().split(X, y)
+        return self._group_folds(groups).split(X, y, groups)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        if groups is None:
+            return self.n_splits
+        return self._group_folds(groups).get_n_splits(X, y, groups)
+
+
 def make_brisque_classifier(
     cv=5,
     n_jobs=None,
@@ -168,9 +266,11 @@ def make_brisque_classifier(
     Parameters
     ----------
     cv : int or cross-validation splitter, default=5
-        Inner cross-validation. An int means a shuffled :class:`StratifiedKFold` seeded by
-        ``random_state``. For content-disjoint inner folds pass a group splitter (e.g.
-        ``GroupKFold(5)``) and fit with ``clf.fit(X, y, svm__groups=groups)``.
+        Inner cross-validation of the grid search. An int ``k`` means
+        :class:`StratifiedOrGroupKFold` ``(k, random_state=random_state)``: content-disjoint
+        folds grouped by reference image when the fit is given the groups,
+        ``clf.fit(X, y, svm__groups=references)`` (``min(k, number of references)`` folds, as
+        ``ddriqa train`` does), else shuffled stratified folds. A splitter is used as given.
     n_jobs : int or None, default=None
         Parallel jobs of the feature extraction and of the grid search (joblib; the backend is
         left to the caller's ``joblib.parallel_config``).
@@ -195,11 +295,14 @@ def make_brisque_classifier(
     >>> clf = make_brisque_classifier(features=False, C_grid=[1, 10], gamma_grid=[0.01, 0.1])
     >>> clf.fit(X, y).score(X, y) > 0.9
     True
+    >>> refs = np.tile(["r1", "r2", "r3", "r4"], 10)  # content-disjoint inner folds
+    >>> clf.fit(X, y, svm__groups=refs).named_steps["svm"].n_splits_
+    4
     """
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         if cv < 2:
             raise InputError(f"cv must be >= 2 folds, got {cv}")
-        cv = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state)
+        cv = StratifiedOrGroupKFold(n_splits=int(cv), random_state=random_state)
     C_grid, gamma_grid = _positive_grid(C_grid, "C_grid"), _positive_grid(gamma_grid, "gamma_grid")
     search = GridSearchCV(
         SVC(kernel="rbf"),

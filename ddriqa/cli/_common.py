@@ -15,17 +15,14 @@ import sys
 
 import click
 
+# The defaults of the DDR options live in one place (plain constants, no torch: `ddriqa --help`
+# stays instant); imported here for the option declarations of the commands.
+from ddriqa.features.presets import DEFAULT_CROP, DEFAULT_LAYER, DEFAULT_WEIGHTS  # noqa: F401
+
 # Exit statuses (the same for every command; documented in CLI.md)
 EXIT_OK = 0
 EXIT_SOME_ERRORS = 1
 EXIT_FAILURE = 2
-
-# Defaults of the DDR options.
-# TODO: move to ddriqa.features.ddr (DEFAULT_WEIGHTS, DEFAULT_LAYER, DEFAULT_CROP) and import them
-# from there; keep them importable without torch so that `ddriqa --help` stays instant.
-DEFAULT_WEIGHTS = "srgan_x4_gr"
-DEFAULT_LAYER = "ResBlock16"
-DEFAULT_CROP = 96
 
 
 def fail(message, code=EXIT_FAILURE):
@@ -37,6 +34,19 @@ def fail(message, code=EXIT_FAILURE):
 def log(message):
     """Write one line of progress or log text to stderr."""
     click.echo(message, err=True)
+
+
+def item_reporter(bar):
+    """The ``on_item`` callback of a batch job: advances ``bar`` and logs
+    ``warning: PATH: reason`` for each file that got an error row (a dangling symbolic link, a
+    truncated file, ...), so that a failed file is never only a row in a CSV."""
+
+    def on_item(item):
+        if item.error is not None:
+            log(f"warning: {item.path}: {item.error}")
+        bar.update(1)
+
+    return on_item
 
 
 def plural(n, word, many=None):

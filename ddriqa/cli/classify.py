@@ -11,6 +11,7 @@ from ddriqa.cli._common import (
     connect_scheduler,
     exits_on_errors,
     fail,
+    item_reporter,
     list_input_images,
     log,
     plural,
@@ -38,7 +39,8 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
     Writes one CSV row per image: path (absolute), predicted distortion, one score per class
     (proba_<class> when the classifier gives probabilities, else decision_<class>, the
     decision_function values), and error (empty when fine, else the reason). Rows are appended
-    and flushed as they are produced; a bad file gets an error row and never stops the run.
+    and flushed as they are produced; a bad file (a dangling or looping symbolic link too) gets
+    an error row and a warning on stderr, and never stops the run.
 
     Exit status: 0 all images classified; 1 finished, but some images got an error row;
     2 usage error, no image, model not found, output exists, or --strict stopped at a bad file.
@@ -82,7 +84,7 @@ def classify(folder, output, model_name, recursive, resume, overwrite, strict, m
             summary = classify_files(model, paths, output, batch_size=batch_size, resume=resume,
                                      overwrite=overwrite, strict=strict,
                                      read=image_reader("default" if max_pixels is None else max_pixels),
-                                     on_item=lambda item: bar.update(1), on_skipped=bar.update, runner=runner)
+                                     on_item=item_reporter(bar), on_skipped=bar.update, runner=runner)
     finally:
         if client is not None:
             client.close()

@@ -11,6 +11,7 @@ from ddriqa.cli._common import (
     ddr_options,
     device_option,
     exits_on_errors,
+    item_reporter,
     list_input_images,
     log,
     plural,
@@ -73,7 +74,7 @@ def extract(data, output, overwrite, features, weights, layer, crop, pad, seed, 
             summary, sidecar = extract_files(extractor.transform, paths, output, batch_size=batch_size,
                                              strict=strict, overwrite=overwrite,
                                              read=image_reader("default" if max_pixels is None else max_pixels),
-                                             on_item=lambda item: bar.update(1), runner=runner)
+                                             on_item=item_reporter(bar), runner=runner)
     finally:
         if client is not None:
             client.close()

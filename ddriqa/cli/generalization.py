@@ -52,7 +52,7 @@ def generalization(weights, data, layer, patch, runs, seed, limit, tsne_iter, ba
     import pandas as pd
 
     from ddriqa.analysis.protocol import generalization_score
-    from ddriqa.errors import DDRIQAError, InputError
+    from ddriqa.errors import DDRIQAError, InputError, ModelFileError
 
     if len(data) < 2:
         raise click.UsageError("give at least two --data LABEL=DIR test sets")
@@ -70,7 +70,9 @@ def generalization(weights, data, layer, patch, runs, seed, limit, tsne_iter, ba
                                      batch_size=batch_size, max_iter=tsne_iter)
         except DDRIQAError as exc:
             failed += 1
-            log(f"error: {w}: {exc}")
+            message = str(exc)  # a weights-file error names the file already: said once
+            named = isinstance(exc, ModelFileError) or message.startswith(f"{w}:")
+            log(f"error: {message}" if named else f"error: {w}: {message}")
             continue
         rows.append({"weights": w, "layer": layer, "sets": sets, **s.as_row()})
         log(f"{w}: CHI {rows[-1]['chi_mean']:.2f} \u00b1 {rows[-1]['chi_std']:.2f}")

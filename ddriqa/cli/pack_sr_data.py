@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import EXIT_OK, EXIT_SOME_ERRORS, fail, log
+from ddriqa.cli._common import EXIT_OK, EXIT_SOME_ERRORS, exits_on_errors, log, plural
 from ddriqa.cli.train_sr import output_options, output_value
 
 
 @click.command("pack-sr-data")
+@exits_on_errors
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @output_options("The .npz pack to write.", dir_okay=False)
 @click.option("--groups", default=None,
@@ -30,17 +31,13 @@ def pack_sr_data(dirs, output, out_alias, groups, recursive):
     """
     import json
 
-    from ddriqa.errors import DDRIQAError
     from ddriqa.training.data import pack_images
 
     out_path = output_value(output, out_alias)
     labels = [g.strip() for g in groups.split(",")] if groups else None
-    try:
-        summary = pack_images(dirs, out_path, groups=labels, recursive=recursive,
-                              on_error=lambda path, exc: log(f"warning: skipped {exc}"))
-    except DDRIQAError as exc:
-        fail(str(exc))
-    log(f"{summary['n_images']} images, {summary['bytes'] / 2**20:.1f} MiB "
+    summary = pack_images(dirs, out_path, groups=labels, recursive=recursive,
+                          on_error=lambda path, exc: log(f"warning: skipped {exc}"))
+    log(f"{plural(summary['n_images'], 'image')}, {summary['bytes'] / 2**20:.1f} MiB "
         f"(decoded {summary['raw_bytes'] / 2**20:.1f} MiB) -> {out_path}")
     click.echo(json.dumps(summary))
     raise SystemExit(EXIT_SOME_ERRORS if summary["skipped"] else EXIT_OK)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import fail, log
+from ddriqa.cli._common import device_option, exits_on_errors, log
 
 
 def _steps(ctx, param, text):
@@ -50,6 +50,7 @@ def output_value(output, out_alias):
 
 
 @click.command("train-sr")
+@exits_on_errors
 @click.option("--arch", type=click.Choice(["srresnet", "srgan"]), default="srresnet", show_default=True,
               help="srresnet: L1 training; srgan: adversarial fine-tuning of an SRResNet (needs --init).")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True),
@@ -104,7 +105,7 @@ def output_value(output, out_alias):
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=None, help="Also checkpoint every N steps.")
 @click.option("--log-every", type=click.IntRange(min=1), default=100, show_default=True,
               help="Write train_log.csv and a progress line (step, losses, lr, it/s) every N steps.")
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA when available), cpu, cuda, cuda:1 ...")
+@device_option
 @click.option("--amp", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="bf16 autocast (auto: on CUDA only).")
 @click.option("--compile", "compile", is_flag=True, help="torch.compile the generator's forward pass.")
@@ -132,17 +133,13 @@ def train_sr(**options):
     """
     import json
 
-    from ddriqa.errors import DDRIQAError
     from ddriqa.training.config import TINY_NETWORKS, TrainConfig, build_trainer
 
     options["output"] = output_value(options.pop("output"), options.pop("out_alias"))
     if options.pop("tiny"):
         options.update(TINY_NETWORKS)
-    try:
-        config = TrainConfig(**options)
-        trainer = build_trainer(config, log=log)
-        summary = trainer.fit(max_minutes=config.max_minutes, stop_at=config.stop_at)
-    except DDRIQAError as exc:
-        fail(str(exc))
+    config = TrainConfig(**options)
+    trainer = build_trainer(config, log=log)
+    summary = trainer.fit(max_minutes=config.max_minutes, stop_at=config.stop_at)
     summary["run"] = config.name
     click.echo(json.dumps(summary, default=float))

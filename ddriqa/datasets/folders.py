@@ -35,7 +35,9 @@ def load_labelled_folder(root):
     ``root/<class>/...`` : the sub-folder name is the class label (``distortion`` column).
     Each class folder is searched recursively; hidden files and folders are skipped, and
     sub-folders without images are ignored. Images lying directly in ``root`` have no class
-    and are skipped with a warning.
+    and are skipped with a :class:`UserWarning` (``ddriqa train`` logs it as ``warning: ...``);
+    a folder holding only such images (no class sub-folder at all) is an
+    :class:`~ddriqa.errors.InputError` that says so, without a warning.
 
     Parameters
     ----------
@@ -72,15 +74,23 @@ def load_labelled_folder(root):
         for path in list_images(sub, recursive=True):
             rows.append((os.path.abspath(path), sub.name))
     loose = list_images(root, recursive=False)
+    one = len(loose) == 1
+    n_loose = f"{len(loose)} image{'' if one else 's'}"
+    if not rows:
+        if loose:  # a folder of images of one class: said once, in the error (no warning too)
+            raise InputError(
+                f"{root}: {n_loose} {'lies' if one else 'lie'} directly in the folder (e.g. {loose[0].name}) "
+                f"but there is no class sub-folder; expected one sub-folder of images per class ({root}/<class>/<image>) "
+                "or the LIVE layout"
+            )
+        raise InputError(f"{root}: no images found in class sub-folders (expected {root}/<class>/<image>)")
     if loose:
         warnings.warn(
-            f"{root}: {len(loose)} image(s) directly in the folder have no class sub-folder and were "
-            f"skipped, e.g. {loose[0].name}",
+            f"{root}: {n_loose} directly in the folder {'has' if one else 'have'} no class "
+            f"sub-folder and {'was' if one else 'were'} skipped, e.g. {loose[0].name}",
             UserWarning,
             stacklevel=2,
         )
-    if not rows:
-        raise InputError(f"{root}: no images found in class sub-folders (expected {root}/<class>/<image>)")
     table = pd.DataFrame(rows, columns=["path", "distortion"])
     for column in ("reference", "param", "dmos"):
         table[column] = np.nan

@@ -18,7 +18,11 @@ import numpy as np
 from ddriqa.degradations.live_preset import LIVE_CLASSES
 from ddriqa.errors import InputError
 
-__all__ = ["LIVE_FOLDERS", "LIVE_OFFSETS", "LIVE_COUNTS", "LIVE_TOTAL", "load_live", "is_live_root"]
+__all__ = ["LIVE_FOLDERS", "LIVE_OFFSETS", "LIVE_COUNTS", "LIVE_TOTAL", "PRISTINE", "load_live", "is_live_root",
+           "with_pristine"]
+
+#: class label of the clean reference images (``refimgs/``) when they are used as a class
+PRISTINE = "pristine"
 
 #: The distortion folders, in the global index order of dmos.mat (the LIVE classes).
 LIVE_FOLDERS = LIVE_CLASSES
@@ -244,3 +248,60 @@ def load_live(root):
     table["param"] = table["param"].astype(np.float64)
     table["dmos"] = table["dmos"].astype(np.float64)
     return table
+
+
+def with_pristine(table, root):
+    """Add the clean reference images of a LIVE-layout folder as the class ``"pristine"``.
+
+    Every reference named in ``table["reference"]`` that exists as ``root/refimgs/<name>`` gets
+    one row (``distortion`` = :data:`PRISTINE`, ``reference`` = its own name, ``param`` and
+    ``dmos`` NaN), so that a classifier learns to leave clean images alone and content-disjoint
+    splits keep each reference on the side of its distorted versions.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`load_live` table (columns ``path``, ``distortion``, ``reference``, ...).
+    root : str or os.PathLike
+        The folder it was read from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` followed by the pristine rows (sorted by reference name).
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        When ``root/refimgs`` holds none of the references.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> from ddriqa.io import write_image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for sub in ("wn", "refimgs"):
+    ...     (root / sub).mkdir()
+    >>> _ = write_image(root / "wn" / "img1.bmp", np.zeros((8, 8, 3), np.uint8))
+    >>> _ = write_image(root / "refimgs" / "parrots.bmp", np.zeros((8, 8, 3), np.uint8))
+    >>> _ = (root / "wn" / "info.txt").write_text("parrots.bmp img1.bmp 0.5\\n")
+    >>> with_pristine(load_live(root), root)["distortion"].tolist()
+    ['wn', 'pristine']
+    """
+    import pandas as pd
+
+    refdir = Path(os.fspath(root)) / "refimgs"
+    names = sorted({str(r) for r in table["reference"].dropna()})
+    found = [n for n in names if (refdir / n).is_file()]
+    if not found:
+        raise InputError(
+            f"{refdir}: none of the {len(names)} reference images named in info.txt is there "
+            "(the pristine class needs the clean references, as in LIVE's refimgs/)"
+        )
+    if len(found) < len(names):
+        missing = sorted(set(names) - set(found))
+        warnings.warn(f"{refdir}: {len(missing)} reference(s) missing, e.g. {missing[0]}; "
+                      "their pristine rows are left out", UserWarning, stacklevel=2)
+    rows = pd.DataFrame({"path": [os.path.abspath(refdir / n) for n in found], "distortion": PRISTINE,
+                         "reference": found, "param": np.nan, "dmos": np.nan})
+    return pd.concat([table, rows[table.columns]], ignore_index=True)

@@ -301,11 +301,11 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
                 f"autocast={self.autocast!r} is only supported on CUDA (device is {device}); "
                 "CPU extraction runs in float32 (bfloat16 on CPU is ~100x slower here)"
             )
-        from ddriqa.models.backbones import RANDOM, build_backbone, check_layers
+        from ddriqa.models.backbones import build_backbone, check_layers, is_random
 
         weights = self.weights
         seed = self._seed()
-        model = build_backbone(weights, seed=seed if isinstance(weights, str) and weights.lower() == RANDOM else 0,
+        model = build_backbone(weights, seed=seed if is_random(weights) else 0,
                                copy_module=True)
         layers = check_layers(model, layers)
         model = model.to(device).eval().to(memory_format=torch.channels_last)

@@ -34,6 +34,10 @@ DEMO_PHOTOS = (
 )
 
 
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _skimage_data_dir():
     try:
         import skimage.data
@@ -181,10 +185,11 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
     photo_dir = out_dir / "photos"
     photo_dir.mkdir(parents=True, exist_ok=True)
     refs = [write_image(photo_dir / f"{stem}.png", image) for stem, image in photos.items()]
-    log(f"making {per_class} distorted images per class ({', '.join(classes)}) from {len(refs)} photos")
+    log(f"making {_plural(per_class, 'distorted image')} per class ({', '.join(classes)}) "
+        f"from {_plural(len(refs), 'photo')}")
     make_live_like(refs, out_dir / "live", per_class=per_class, seed=seed, classes=classes)
     data = load_live(out_dir / "live")
-    log(f"classifying {len(data)} images with {model}")
+    log(f"classifying {_plural(len(data), 'image')} with {model}")
     results_path = out_dir / "results.csv"
     classify_files(clf, data["path"].tolist(), results_path, batch_size=batch_size, overwrite=True)
     results = pd.read_csv(results_path, keep_default_na=False, dtype={"distortion": str, "error": str})

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ddriqa.errors import InputError
+from ddriqa.features.presets import DEFAULT_CROP, DEFAULT_LAYER, DEFAULT_WEIGHTS
 from ddriqa.jobs._csv import absolute_path, write_row
 from ddriqa.jobs.batches import JobSummary, StrictModeError, map_batches
 from ddriqa.jobs.outputs import refuse_existing
@@ -19,10 +20,13 @@ from ddriqa.jobs.outputs import refuse_existing
 __all__ = ["build_extractor", "extract_files", "output_paths"]
 
 
-def build_extractor(features, weights="srgan_x4_gr", layer="ResBlock16", crop=96, pad="error",
+def build_extractor(features, weights=DEFAULT_WEIGHTS, layer=DEFAULT_LAYER, crop=DEFAULT_CROP, pad="error",
                     device="auto", seed=0):
     """A fitted feature extractor: ``features="ddr"`` (:class:`~ddriqa.features.ddr.DDRExtractor`
     with these settings, ``seed`` seeding a ``"random"`` backbone) or ``"brisque"``.
+
+    The DDR defaults are :data:`ddriqa.features.presets.DEFAULT_WEIGHTS`, ``DEFAULT_LAYER`` and
+    ``DEFAULT_CROP``, as for ``ddriqa extract``.
 
     The one recipe behind ``ddriqa extract``, local and on a Dask cluster.
     """

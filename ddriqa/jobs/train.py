@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ddriqa.errors import InputError
+from ddriqa.features.presets import DEFAULT_CROP, DEFAULT_LAYER, DEFAULT_WEIGHTS
 
 __all__ = ["fit_classifier", "load_training_set"]
 
@@ -89,7 +90,7 @@ def _brisque_cv(y, groups, seed):
     return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), {}, f"{k} stratified folds"
 
 
-def fit_classifier(table, features="brisque", *, weights="srgan_x4_gr", layer="ResBlock16", crop=96,
+def fit_classifier(table, features="brisque", *, weights=DEFAULT_WEIGHTS, layer=DEFAULT_LAYER, crop=DEFAULT_CROP,
                    pad="error", n_components=120, device="auto", seed=0, n_jobs=None, log=None):
     """Fit the DDR or BRISQUE classifier on a dataset table (columns path, distortion[, reference]).
 
@@ -99,7 +100,8 @@ def fit_classifier(table, features="brisque", *, weights="srgan_x4_gr", layer="R
         From :func:`load_training_set`; at least two classes.
     features : {"brisque", "ddr"}, default="brisque"
     weights, layer, crop, pad : DDR backbone, layer, central crop and padding
-        (see :func:`ddriqa.classification.pipelines.make_ddr_classifier`).
+        (see :func:`ddriqa.classification.pipelines.make_ddr_classifier`); defaults from
+        :mod:`ddriqa.features.presets`.
     n_components : int, default=120
         DDR PCA dimension; capped at the number of training images minus one.
     device : str, default="auto"

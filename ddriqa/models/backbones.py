@@ -3,7 +3,9 @@
 :func:`build_backbone` is the single place where a ``weights`` argument becomes a network: a
 shipped or third-party weights name, a ``.safetensors`` path (architecture from the file's
 metadata, see :func:`ddriqa.models.weights.load_generator`), an ``nn.Module``, or ``"random"``
-for a seeded random initialisation (:func:`random_backbone`, the paper's random-init control).
+/ ``"random_rrdbnet"`` for a seeded random initialisation of an SRResNet / of the Real-ESRGAN
+RRDBNet (:func:`random_backbone`, the paper's random-init control; :func:`random_twin` names the
+control of a given backbone).
 :func:`check_layers` validates feature-tap names against a network and :func:`forward_layers`
 runs the network up to the deepest requested tap, for every extractor and analysis tool.
 """
@@ -15,27 +17,57 @@ import os
 
 from ddriqa.errors import InputError
 
-__all__ = ["RANDOM", "build_backbone", "check_layers", "forward_layers", "layer_names", "random_backbone"]
+__all__ = ["RANDOM", "RANDOM_RRDBNET", "build_backbone", "check_layers", "forward_layers", "is_random",
+           "layer_names", "random_backbone", "random_twin"]
 
-#: The ``weights`` value that asks for a seeded random initialisation.
+#: The ``weights`` value that asks for a seeded random SRResNet.
 RANDOM = "random"
+#: The ``weights`` value that asks for a seeded random RRDBNet (Real-ESRGAN x4plus architecture).
+RANDOM_RRDBNET = "random_rrdbnet"
+_RRDBNET_WEIGHTS = ("realesrgan_x4plus",)
 
 
-def random_backbone(seed=0, *, global_residual=True, num_blocks=16, num_features=64, scale=4):
-    """A randomly initialised SRResNet (Kaiming normal x 0.1, as MSRResNet), seeded.
+def is_random(weights):
+    """True for the ``weights`` values that ask for a random initialisation (any case)."""
+    return isinstance(weights, str) and weights.lower() in (RANDOM, RANDOM_RRDBNET)
+
+
+def random_twin(weights):
+    """The random-init control of a backbone: same architecture, seeded random weights.
+
+    ``"random_rrdbnet"`` for Real-ESRGAN (and any RRDBNet module), ``"random"`` (an SRResNet)
+    otherwise.
+
+    Examples
+    --------
+    >>> random_twin("realesrgan_x4plus"), random_twin("srgan_x4_gr")
+    ('random_rrdbnet', 'random')
+    """
+    if isinstance(weights, str) and (weights.lower() in _RRDBNET_WEIGHTS or weights.lower() == RANDOM_RRDBNET):
+        return RANDOM_RRDBNET
+    if getattr(weights, "arch", None) == "RRDBNet":
+        return RANDOM_RRDBNET
+    return RANDOM
+
+
+def random_backbone(seed=0, *, global_residual=True, num_blocks=16, num_features=64, scale=4, arch="SRResNet"):
+    """A randomly initialised SRResNet (Kaiming normal x 0.1, as MSRResNet) or RRDBNet, seeded.
 
     Parameters
     ----------
     seed : int, default=0
         Seed of the ``torch.Generator`` used for the initialisation.
     global_residual : bool, default=True
-        With ("wGR") or without ("woGR") the global residual.
+        With ("wGR") or without ("woGR") the global residual (SRResNet only).
     num_blocks, num_features, scale : int
-        Architecture (see :class:`ddriqa.models.srresnet.SRResNet`).
+        Architecture (see :class:`ddriqa.models.srresnet.SRResNet`); ignored for ``"RRDBNet"``,
+        which is always Real-ESRGAN x4plus's (23 blocks, 64 channels, growth 32).
+    arch : {"SRResNet", "RRDBNet"}, default="SRResNet"
+        ``"RRDBNet"`` initialises it as BasicSR does (:meth:`RRDBNet.reset_parameters`).
 
     Returns
     -------
-    SRResNet
+    SRResNet or RRDBNet
         In eval mode.
 
     Examples
@@ -47,6 +79,12 @@ def random_backbone(seed=0, *, global_residual=True, num_blocks=16, num_features
     """
     import torch
 
+    if arch == "RRDBNet":
+        from ddriqa.models.rrdbnet import RRDBNet
+
+        return RRDBNet().reset_parameters(generator=torch.Generator().manual_seed(int(seed))).eval()
+    if arch != "SRResNet":
+        raise InputError(f"arch must be 'SRResNet' or 'RRDBNet', got {arch!r}")
     from ddriqa.models.srresnet import SRResNet
 
     net = SRResNet(num_features=num_features, num_blocks=num_blocks, scale=scale, global_residual=global_residual)
@@ -61,7 +99,7 @@ def build_backbone(weights, *, seed=0, device="cpu", copy_module=False, **random
     ----------
     weights : str, os.PathLike or torch.nn.Module
         ``"random"`` (any case) builds :func:`random_backbone` with ``seed`` and
-        ``random_kwargs``; a shipped or third-party name or a ``.safetensors`` path is loaded
+        ``random_kwargs``; ``"random_rrdbnet"`` a seeded random RRDBNet; a shipped or third-party name or a ``.safetensors`` path is loaded
         with :func:`ddriqa.models.weights.load_generator` (checked against its sha256 when it is
         shipped); a module is used as it is (or copied, see ``copy_module``).
     seed : int, default=0
@@ -96,6 +134,8 @@ def build_backbone(weights, *, seed=0, device="cpu", copy_module=False, **random
         return model.to(device).eval()
     if isinstance(weights, str) and weights.lower() == RANDOM:
         return random_backbone(int(seed), **random_kwargs).to(device)
+    if isinstance(weights, str) and weights.lower() == RANDOM_RRDBNET:
+        return random_backbone(int(seed), arch="RRDBNet").to(device)
     if isinstance(weights, (str, os.PathLike)):
         from ddriqa.models.weights import load_generator
 

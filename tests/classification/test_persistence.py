@@ -226,3 +226,116 @@ def test_random_backbone_is_stored_by_seed(tmp_path):
                                    random_state=None).fit(images, y)
     with pytest.raises(InputError, match="integer random_state"):
         save_classifier(unseeded, tmp_path / "unseeded.npz")
+
+
+# ------------------------------------------------------------------ DDRExtractor parameters
+@pytest.fixture(scope="module")
+def tiny_rrdb_weights(tmp_path_factory):
+    from ddriqa.models.rrdbnet import RRDBNet
+    from ddriqa.models.weights import save_weights
+
+    net = RRDBNet(num_features=4, num_blocks=8, growth=4)
+    return save_weights(net, tmp_path_factory.mktemp("w") / "tiny_rrdb.safetensors")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(layer=("RRDB4", "RRDB8"), crops="center", pooling="none", aggregate="mean"),
+        dict(layer=["Conv1", "RRDB8"], crops="grid", n_crops=4, pooling="stats", aggregate="none"),
+        dict(layer=("RRDB4",), crops="random", n_crops=3, pooling="stats", aggregate="mean", random_state=5),
+        dict(layer="RRDB8", crops="tiles", pooling="stats", aggregate="mean", pad="reflect"),
+    ],
+    ids=["tuple-center", "list-grid-none", "random", "tiles"],
+)
+def test_ddr_extractor_parameters_round_trip(tmp_path, tiny_rrdb_weights, options):
+    from conftest import textured_image
+
+    from ddriqa.features.ddr import DDRExtractor
+
+    ddr = DDRExtractor(weights=str(tiny_rrdb_weights), crop=8, device="cpu", batch_size=2, **options).fit()
+    back = load_classifier(save_classifier(ddr, tmp_path / "ddr.npz"))
+    assert isinstance(back, DDRExtractor)
+    params, loaded = ddr.get_params(), back.get_params()
+    loaded["weights"] = str(loaded["weights"])
+    assert loaded == params
+    assert type(back.layer) is type(ddr.layer)  # a tuple comes back a tuple, a list a list
+    assert back.layers_ == ddr.layers_
+    images = [textured_image(20, 24, seed=i) for i in range(3)]
+    np.testing.assert_array_equal(back.transform(images), ddr.transform(images))
+
+
+def test_ddr_pipeline_with_multi_layer_extractor_round_trips(tmp_path, tiny_rrdb_weights):
+    from conftest import textured_image
+
+    from ddriqa.classification.pca import StreamingPCA
+    from ddriqa.features.ddr import DDRExtractor
+
+    ddr = DDRExtractor(weights=str(tiny_rrdb_weights), layer=("RRDB4", "RRDB8"), crop=8, crops="grid",
+                       n_crops=4, pooling="stats", aggregate="mean", device="cpu")
+    model = Pipeline([("pca", StreamingPCA(n_components=3, extractor=ddr)), ("svm", LinearSVC())])
+    images = [textured_image(16, 16, seed=i) for i in range(8)]
+    model.fit(images, np.array(["a", "b"] * 4))
+    back = load_classifier(save_classifier(model, tmp_path / "multi.npz"))
+    assert back.named_steps["pca"].extractor.layer == ("RRDB4", "RRDB8")
+    assert back.named_steps["pca"].extractor.crops == "grid"
+    _assert_same(model, back, images)
+
+
+# ------------------------------------------------------------------ LogisticRegression head
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_round_trip_logistic_regression(tmp_path, n_classes):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _xy(n_classes)
+    model = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=0.5, max_iter=200))]).fit(X, y)
+    back = load_classifier(save_classifier(model, tmp_path / "logreg.npz"))
+    assert isinstance(back.named_steps["clf"], LogisticRegression)
+    assert back.named_steps["clf"].get_params() == model.named_steps["clf"].get_params()
+    _assert_same(model, back, X)
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(back.named_steps["clf"].n_iter_, model.named_steps["clf"].n_iter_)
+
+
+def test_logistic_regression_with_wrong_coef_is_refused(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _xy(3)
+    path = save_classifier(LogisticRegression().fit(X, y), tmp_path / "lr.npz")
+
+    def drop_a_class_row(members, meta):
+        k = meta["model"]["fitted"]["coef_"]["__array__"]
+        members[k] = members[k][:-1]
+
+    def no_coef(meta):
+        del meta["model"]["fitted"]["coef_"]
+
+    bad = _rewrite(path, tmp_path / "rows.npz", edit_arrays=drop_a_class_row)
+    with pytest.raises(ModelFileError, match=r"model: inconsistent fitted arrays: coef_ has shape \(2, 40\)"):
+        load_classifier(bad)
+    with pytest.raises(ModelFileError, match=r"missing \['coef_'\]"):
+        load_classifier(_rewrite(path, tmp_path / "nocoef.npz", edit_meta=no_coef))
+
+
+# ------------------------------------------------------------------ the allow-list table
+def test_every_allowed_class_is_importable_and_checked():
+    import importlib
+
+    from ddriqa.classification.persistence import ALLOWED_CLASSES, AllowedClass
+
+    for name, entry in ALLOWED_CLASSES.items():
+        assert isinstance(entry, AllowedClass), name
+        assert hasattr(importlib.import_module(entry.module), name), name
+        assert callable(entry.check), name
+        assert entry.fitted is None or isinstance(entry.fitted, tuple), name
+
+
+def test_unfitted_estimator_in_a_file_is_refused(tmp_path):
+    X, y = _xy(2)
+    path = save_classifier(LinearSVC().fit(X, y), tmp_path / "svc.npz")
+
+    def unfit(meta):
+        meta["model"]["fitted"] = {}
+
+    with pytest.raises(ModelFileError, match="LinearSVC has no fitted attributes"):
+        load_classifier(_rewrite(path, tmp_path / "unfit.npz", edit_meta=unfit))

@@ -99,3 +99,47 @@ def test_brisque_pipeline_fits_on_images():
     pipe.fit(images, y)
     assert pipe.score(images, y) >= 0.9
     assert set(pipe.named_steps["svm"].best_params_) == {"C", "gamma"}
+
+
+def test_ddr_classifier_cross_validates_on_folds_smaller_than_n_components(tmp_path):
+    """Issue point 4: the PCA dimension is capped at what each training fold allows (n - 1)."""
+    from sklearn.model_selection import cross_val_score
+
+    from ddriqa.classification.persistence import load_classifier, save_classifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 400))
+    y = np.repeat(["a", "b"], 10)
+    X[y == "b", :5] += 4
+    pipe = make_ddr_classifier(features=False)  # n_components=120 > any fold here
+    scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(4, shuffle=True, random_state=0))
+    assert scores.mean() > 0.8
+    fitted = clone(pipe).fit(X[:15], np.repeat(["a", "b"], [8, 7]))
+    assert fitted.named_steps["pca"].n_components_ == 14 and fitted.named_steps["pca"].n_components == 120
+    assert isinstance(fitted.named_steps["pca"], StreamingPCA)
+    # saved and loaded like any DDR classifier (stored as a StreamingPCA record)
+    back = load_classifier(save_classifier(fitted, tmp_path / "m.npz"))
+    np.testing.assert_array_equal(back.predict(X), fitted.predict(X))
+    # a set large enough keeps what was asked
+    assert make_ddr_classifier(features=False, n_components=5).fit(X, y).named_steps["pca"].n_components_ == 5
+
+
+def test_brisque_grid_search_folds_are_grouped_by_reference_when_groups_are_given():
+    """Issue point 9: like `ddriqa train`, no reference image is on both sides of an inner fold."""
+    rng = np.random.default_rng(1)
+    refs = np.repeat([f"ref{i}" for i in range(6)], 6)
+    y = np.tile(["a", "b"], 18)
+    X = rng.normal(size=(36, 36))
+    X[y == "b"] += 2
+    pipe = make_brisque_classifier(features=False, cv=4, C_grid=[1.0], gamma_grid=[0.1])
+    search = pipe.named_steps["svm"]
+    for train, test in search.cv.split(X, y, refs):
+        assert not set(refs[train]) & set(refs[test])
+    assert search.cv.get_n_splits(X, y, refs) == 4
+    pipe.fit(X, y, svm__groups=refs)
+    assert pipe.named_steps["svm"].n_splits_ == 4
+    # three references: three folds; without groups: stratified folds as before
+    few = np.repeat(["r1", "r2", "r3"], 12)
+    assert search.cv.get_n_splits(X, y, few) == 3 and search.cv.get_n_splits() == 4
+    with pytest.raises(InputError, match="at least two groups"):
+        list(search.cv.split(X, y, np.repeat("r1", 36)))

@@ -75,3 +75,25 @@ def test_analyze_usage_errors(tmp_path):
     res = runner.invoke(main, ["analyze", *TINY, "--layer", "ResBlock9", "--data", data[0], "--data", data[1],
                                "--output", str(tmp_path / "o")])
     assert res.exit_code == 2 and "unknown layer" in res.output
+
+
+def test_analyze_from_hr_skips_a_too_small_image_naming_its_file(tmp_path):
+    """Issue point 5: a too small (or unreadable) HR image is skipped with a warning naming the
+    file path (never `<array #i>`), and the run goes on."""
+    from ddriqa.io import write_image
+
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    for i in range(4):
+        write_image(hr / f"h{i}.png", textured_image(136, 144, seed=20 + i))
+    write_image(hr / "small.png", textured_image(40, 40, seed=1))
+    (hr / "broken.png").write_bytes(b"xx")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["analyze", *TINY, "--from-hr", str(hr), "--no-plots", "--method", "pca",
+                                    "--layer", "Conv1", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"warning: skipped {hr / 'small.png'}: its x4 LR image (10x10) is smaller than the 32x32 patch" in res.stderr
+    assert f"warning: skipped {hr / 'broken.png'}: " in res.stderr
+    assert "<array" not in res.output
+    assert "from 4 HR images" in res.stderr
+    assert (pd.read_csv(out / "metrics.csv")["n_samples"] == 12).all()

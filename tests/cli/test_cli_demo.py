@@ -69,3 +69,31 @@ def test_demo_without_ddr_model_says_so(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--model", "ddr", "--output", str(tmp_path / "d")])
     assert result.exit_code == 2
     assert "no trained DDR model is shipped yet" in result.output
+
+
+@pytest.mark.parametrize("with_matplotlib", [True, False])
+def test_demo_writes_the_confusion_matrix_and_per_class_pictures(tmp_path, monkeypatch, with_matplotlib):
+    """Issue point 10: with -o and matplotlib, confusion_matrix.png and per_class.png; without
+    matplotlib a note, and the CSV files."""
+    import sys
+
+    pytest.importorskip("skimage")
+    if with_matplotlib:
+        pytest.importorskip("matplotlib")
+    else:
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib...` fail
+        monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(main, ["demo", "--per-class", "1", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "confusion matrix" in res.stdout
+    for name in ("results.csv", "per_class.csv", "confusion_matrix.csv"):
+        assert (out / name).is_file(), name
+    pngs = [out / "confusion_matrix.png", out / "per_class.png"]
+    if with_matplotlib:
+        for png in pngs:
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert "confusion_matrix.png, per_class.png" in res.stderr
+    else:
+        assert not any(p.exists() for p in pngs)
+        assert "note: matplotlib is not installed" in res.stderr and "pip install 'ddriqa[plots]'" in res.stderr

@@ -69,5 +69,20 @@ def test_extract_ddr_random_pad(tmp_path):
 
 def test_extract_unknown_weights(tmp_path):
     folder = _folder(tmp_path)
-    result = CliRunner().invoke(main, ["extract", str(folder), "-o", str(tmp_path / "x.npy")])
-    assert result.exit_code == 2 and "srgan_x4_gr" in result.output
+    result = CliRunner().invoke(main, ["extract", str(folder), "-o", str(tmp_path / "x.npy"),
+                                       "--weights", "no_such_backbone"])
+    assert result.exit_code == 2 and "no_such_backbone" in result.output
+
+
+def test_extract_default_weights_resolve(tmp_path):
+    """Issue point 4: without --weights, extract uses presets.DEFAULT_WEIGHTS, which resolves."""
+    from ddriqa.features.presets import DEFAULT_CROP, DEFAULT_WEIGHTS
+    from ddriqa.models.weights import resolve_weights
+
+    assert resolve_weights(DEFAULT_WEIGHTS).is_file()
+    folder = tmp_path / "big"
+    folder.mkdir()
+    Image.fromarray(textured_image(DEFAULT_CROP + 4, DEFAULT_CROP + 8, seed=1)).save(folder / "a.png")
+    result = CliRunner().invoke(main, ["extract", str(folder), "-o", str(tmp_path / "d.npy"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "d.npy").shape == (1, 64 * DEFAULT_CROP * DEFAULT_CROP)

@@ -97,3 +97,88 @@ def test_pack_sr_data(trained, tmp_path):
     res = CliRunner().invoke(main, ["pack-sr-data", str(root / "hr"), "--out", str(tmp_path / "p.npz")])
     assert res.exit_code == 1  # the broken file is skipped
     assert json.loads(res.stdout)["n_images"] == 3 and (tmp_path / "p.npz").is_file()
+
+
+def _sha(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_train_sr_refuses_a_folder_that_holds_a_run(trained):
+    """Issue point 1: no --resume / --overwrite: refused, naming the folder and both flags."""
+    root, _ = trained
+    run = root / "run"
+    before = _sha(run / "generator.safetensors")
+    res = CliRunner().invoke(main, ["train-sr", "--data", str(root / "hr"), "--iterations", "3", "-o", str(run),
+                                    "--tiny", "--lr-patch", "8", "--batch-size", "2", "--snapshot-steps", ""])
+    assert res.exit_code == 2, res.output
+    assert f"error: {run} already holds a training run" in res.stderr
+    assert "--resume" in res.stderr and "--overwrite" in res.stderr and "resume=True" not in res.stderr
+    assert _sha(run / "generator.safetensors") == before
+
+
+def test_train_sr_short_run_log_progress_lines_and_file_modes(tmp_path):
+    """Issue point 8: a run shorter than --log-every still writes train_log.csv (its final row);
+    a progress line every --log-every steps; files 0644 under umask 022 (never safetensors' 0600)."""
+    import os
+    import stat
+
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    for i in range(2):
+        write_image(hr / f"im{i}.png", textured_image(40, 40, seed=i))
+    base = ["train-sr", "--data", str(hr), "--tiny", "--lr-patch", "8", "--batch-size", "2", "--snapshot-steps", "0"]
+    old = os.umask(0o022)
+    try:
+        res = CliRunner().invoke(main, base + ["--iterations", "3", "-o", str(tmp_path / "short")])
+        assert res.exit_code == 0, res.output
+        assert "deprecated" not in res.stderr
+        rows = list(csv.DictReader(open(tmp_path / "short" / "train_log.csv", newline="")))
+        assert [r["step"] for r in rows] == ["3"]  # --log-every is 100
+        files = [p for p in (tmp_path / "short").rglob("*") if p.is_file()]
+        assert {"generator.safetensors", "generator.json", "train_log.csv"} <= {p.name for p in files}
+        assert any(p.parent.name == "checkpoint" for p in files) and any(p.parent.name == "snapshots" for p in files)
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+        assert set(modes.values()) == {0o644}, modes
+        res = CliRunner().invoke(main, base + ["--iterations", "4", "--log-every", "2", "--out", str(tmp_path / "long")])
+        assert res.exit_code == 0, res.output
+        assert "warning: --out is deprecated, use -o/--output" in res.stderr
+        assert "step 2/4:" in res.stderr and "step 4/4:" in res.stderr and "step 3/4:" not in res.stderr
+    finally:
+        os.umask(old)
+
+
+def test_upscale_counts_written_kept_and_failed(trained, tmp_path):
+    """Issue point 5: a rerun that keeps every output does not say it wrote them."""
+    root, _ = trained
+    weights = str(root / "run" / "generator.safetensors")
+    args = ["upscale", str(root / "hr"), str(tmp_path / "x4"), "--weights", weights]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1
+    assert res.stderr.splitlines()[-1] == f"4 images: 3 written to {tmp_path / 'x4'}, 1 failed"
+    res = CliRunner().invoke(main, args)
+    assert res.stderr.splitlines()[-1] == (f"4 images: 0 written to {tmp_path / 'x4'}, 3 kept (already in "
+                                           f"{tmp_path / 'x4'}; --overwrite replaces them), 1 failed")
+    assert "\n\n" not in res.stderr
+    res = CliRunner().invoke(main, args + ["--overwrite"])
+    assert res.stderr.splitlines()[-1] == f"4 images: 3 written to {tmp_path / 'x4'}, 1 failed"
+
+
+def test_eval_sr_leaves_identical_images_out_of_the_mean(trained, tmp_path):
+    """Issue point 5: a flat image is reproduced exactly by bicubic (PSNR inf); the mean stays finite."""
+    import numpy as np
+
+    root, _ = trained
+    data = tmp_path / "hr"
+    data.mkdir()
+    write_image(data / "flat.png", np.full((48, 48, 3), 120, np.uint8))
+    write_image(data / "photo.png", textured_image(48, 48, seed=3))
+    res = CliRunner().invoke(main, ["eval-sr", "--weights", str(root / "run" / "generator.safetensors"),
+                                    "--data", str(data)])
+    assert res.exit_code == 0, res.output
+    rows = {r["image"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
+    assert rows["flat.png"]["psnr_y_bicubic"] == "inf"
+    assert rows["mean"]["psnr_y_bicubic"] == rows["photo.png"]["psnr_y_bicubic"] != "inf"
+    assert "psnr_y_bicubic 1 of 2" in rows["mean"]["error"] and "left out of the means" in res.stderr
+    assert "inf dB" not in res.stderr

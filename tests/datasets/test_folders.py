@@ -87,3 +87,17 @@ def test_load_dataset_labelled(tmp_path):
     table = load_dataset(tmp_path)
     assert table["distortion"].tolist() == ["blocky", "wn"]
     assert table["param"].isna().all()
+
+
+def test_a_folder_of_images_without_class_folders_is_one_clear_error_and_no_warning(tmp_path):
+    """Issue point 7: a one-class folder (images only, no sub-folder) gets a clear message, no raw warning."""
+    import warnings
+
+    _img(tmp_path / "a.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(InputError, match=r"1 image lies directly in the folder \(e.g. a.png\).*no class sub-folder"):
+            load_labelled_folder(tmp_path)
+    _img(tmp_path / "wn" / "b.png")
+    with pytest.warns(UserWarning, match="1 image directly in the folder has no class sub-folder and was skipped"):
+        assert load_labelled_folder(tmp_path)["distortion"].tolist() == ["wn"]
