@@ -10,9 +10,9 @@ One NumPy ``.npz`` archive, read with ``numpy.load(allow_pickle=False)``:
        "sklearn_version": "...", "model": RECORD, "info": {...}}
 
   ``RECORD`` is ``{"class": NAME, "params": {...}, "fitted": {...}}`` where ``NAME`` is one of
-  :data:`ALLOWED_CLASSES` (an explicit allow-list: Pipeline, StreamingPCA, StandardScaler,
-  MinMaxScaler, GlobalScaler, SVC, LinearSVC, LogisticRegression, DDRExtractor,
-  BRISQUEExtractor), ``params`` are the constructor arguments (``get_params(deep=False)``) and
+  :data:`ALLOWED_CLASSES` (an explicit allow-list: Pipeline, StreamingPCA, CappedStreamingPCA,
+  StandardScaler, MinMaxScaler, GlobalScaler, SVC, LinearSVC, LogisticRegression,
+  CropVoteClassifier, DDRExtractor, BRISQUEExtractor), ``params`` are the constructor arguments (``get_params(deep=False)``) and
   ``fitted`` the fitted attributes the class's entry allows. Values are JSON scalars, lists, ``{"__tuple__": [...]}``,
   ``{"__dict__": {...}}``, ``{"__estimator__": RECORD}`` (nested estimators, e.g. pipeline
   steps) or ``{"__array__": "aN"}`` (a reference to the archive member ``aN``).
@@ -21,7 +21,7 @@ One NumPy ``.npz`` archive, read with ``numpy.load(allow_pickle=False)``:
 A fitted :class:`~sklearn.model_selection.GridSearchCV` is stored as its ``best_estimator_``
 (the search results go to ``info``). A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
 its parameters: a shipped weights name, the absolute path of a weights file (with its
-SHA-256, checked on load), or ``"random"`` with an integer ``random_state``; an in-memory
+SHA-256, checked on load), or ``"random"`` / ``"random_rrdbnet"`` with an integer ``random_state``; an in-memory
 ``torch.nn.Module`` cannot be stored (save it with
 :func:`ddriqa.models.weights.save_weights` and pass the path).
 
@@ -226,6 +226,18 @@ def _rebuild_stateless(est, c):
         c.fail(f"cannot rebuild {type(est).__name__}: {exc}")
 
 
+def _check_crop_vote(est, c):
+    c.require("estimator_", "classes_", "n_features_in_")
+    n, d = est.n_crops, est.n_features_in_
+    c.need(isinstance(n, int) and n >= 1 and d % n == 0,
+           f"n_features_in_={d} does not split into n_crops={n} blocks")
+    inner = getattr(est.estimator_, "n_features_in_", None)
+    c.need(inner is None or inner * n == d, f"estimator_ takes {inner} features per crop, expected {d // max(n, 1)}")
+    inner_classes = getattr(est.estimator_, "classes_", None)
+    c.need(inner_classes is not None and list(inner_classes) == list(est.classes_),
+           "classes_ differ from the estimator_'s")
+
+
 # ---------------------------------------------------------------------------------- the table
 _SVC_FITTED = (
     "classes_", "support_", "support_vectors_", "_n_support", "dual_coef_", "intercept_",
@@ -252,6 +264,9 @@ ALLOWED_CLASSES = {
     "LinearSVC": AllowedClass("sklearn.svm", _LINEAR_FITTED, _check_linear_model),
     "LogisticRegression": AllowedClass("sklearn.linear_model", _LINEAR_FITTED, _check_linear_model),
     "StreamingPCA": AllowedClass("ddriqa.classification.pca", _PCA_FITTED, _check_streaming_pca),
+    "CappedStreamingPCA": AllowedClass("ddriqa.classification.pipelines", _PCA_FITTED, _check_streaming_pca),
+    "CropVoteClassifier": AllowedClass("ddriqa.classification.voting", ("estimator_", "classes_", "n_features_in_"),
+                                       _check_crop_vote),
     "DDRExtractor": AllowedClass("ddriqa.features.ddr", None, _rebuild_stateless),
     "BRISQUEExtractor": AllowedClass("ddriqa.features.brisque", None, _rebuild_stateless),
 }
@@ -363,10 +378,10 @@ def _ddr_params_for_saving(params, where):
     weights = params.get("weights")
     if isinstance(weights, (str, os.PathLike)):
         text = os.fspath(weights)
-        if text == "random":
+        if text in ("random", "random_rrdbnet"):
             if not isinstance(params.get("random_state"), (int, np.integer)):
                 raise InputError(
-                    f"cannot save {where}: weights='random' needs an integer random_state to be reproducible"
+                    f"cannot save {where}: weights={text!r} needs an integer random_state to be reproducible"
                 )
         else:
             from ddriqa.models.weights import resolve_weights, sha256_file
@@ -534,7 +549,7 @@ class _Decoder:
         weights = kwargs.get("weights")
         if not isinstance(weights, str):
             self.fail(f"{where}: DDRExtractor weights must be a name or a path string")
-        if weights == "random":
+        if weights in ("random", "random_rrdbnet"):
             return
         from ddriqa.models.weights import resolve_weights, sha256_file
 

@@ -1,4 +1,4 @@
-"""``ddriqa benchmark``: content-disjoint distortion-identification benchmark (Table-1-like)."""
+"""``ddriqa benchmark``: the distortion-identification benchmark (Table-1-like, two protocols)."""
 
 from __future__ import annotations
 
@@ -6,48 +6,65 @@ import click
 
 from ddriqa.cli._common import blas_single_thread, ddr_options, device_option, exits_on_errors, log
 
+DEFAULT_METHODS = "brisque,paper,paper-random,ddr,ddr-random"
+
 
 @click.command("benchmark")
 @exits_on_errors
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Folder for summary.csv, summary.md, splits.csv (and cache/).")
+              help="Folder for summary.csv/.md, splits.csv, speed.csv, confusion/ (and cache/).")
 @click.option("--splits", "n_splits", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Random content-disjoint splits.")
+              help="Random splits per protocol.")
 @click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
-              show_default=True, help="Fraction of the reference images held out per split.")
-@click.option("--methods", default="brisque,ddr,ddr-random", show_default=True,
-              help="Comma-separated: brisque, ddr (each backbone of --weights), ddr-random.")
-@ddr_options(multiple_weights=True, pad=False, seed_help="Seed of the splits and of the ddr-random weights.")
+              show_default=True, help="Fraction held out per split (of the references; of the images "
+                                      "for --protocols random).")
+@click.option("--methods", default=DEFAULT_METHODS, show_default=True,
+              help="Comma-separated: brisque, paper (each backbone of --weights), paper-random, ddr, "
+                   "ddr-fast, ddr-random, ddr-fast-random, brisque+ddr, brisque+ddr-fast.")
+@click.option("--protocols", default="content,random", show_default=True,
+              help="Comma-separated: content (content-disjoint: no reference on both sides), random "
+                   "(image-level stratified splits).")
+@click.option("--pristine/--no-pristine", default=True, show_default=True,
+              help="Add the clean references (refimgs/) as a sixth class, pristine.")
+@click.option("--test-data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A second LIVE-layout set: also fit on all of DATA and test on all of it (cross-set).")
+@ddr_options(multiple_weights=True, pad=False, seed_help="Seed of the splits and of the random-init controls.")
 @click.option("--n-components", type=click.IntRange(min=1), default=120, show_default=True,
-              help="DDR PCA dimension (capped at the smallest train side minus one).")
+              help="paper: PCA dimension (capped at the smallest train side minus one).")
 @device_option
 @click.option("--n-jobs", type=int, default=None, help="Parallel jobs (joblib).")
-def benchmark(data, output, n_splits, test_size, methods, weights, layer, crop, seed, n_components,
-              device, n_jobs):
-    """Compare BRISQUE, DDR and random-weight DDR on content-disjoint splits of DATA.
+def benchmark(data, output, n_splits, test_size, methods, protocols, pristine, test_data, weights, layer, crop,
+              seed, n_components, device, n_jobs):
+    """Compare BRISQUE and the DDR methods on the same splits of DATA.
 
-    DATA is a LIVE-layout folder (LIVE Release 2 or `ddriqa degrade` output). The reference
-    images are split at random into train and test (--test-size of them held out), each method
-    is fitted on the train side only, and per-class precision and recall are summarised by the
-    median (and IQR) over the splits. Features are extracted once per image and cached in
-    OUTPUT/cache, so a rerun skips finished extractions. The Markdown table is also printed.
+    DATA is a LIVE-layout folder (LIVE Release 2 or `ddriqa degrade` output). Each split fits
+    every method on its train side only and scores it on the test side; per-class precision
+    and recall are summarised by the median (and IQR) over the splits, for each protocol:
+    content-disjoint (the honest one: a reference and all its versions are on one side) and
+    image-level random. The --layer/--crop/--weights options set the paper head; ddr and
+    ddr-fast are the pooled presets (CLI.md, "Presets"). Features are extracted once per
+    image and cached in OUTPUT/cache, so a rerun skips finished extractions; speed.csv gives
+    each method's extraction speed. The Markdown tables are also printed.
 
     Exit status: 0 done; 2 usage error, unreadable data, or no method could run.
 
     Example:
 
-        ddriqa benchmark /data/live_kodak --splits 100 --seed 0 --methods brisque,ddr-random -o bench/
+        ddriqa benchmark /data/live_kodak --splits 20 --methods brisque,ddr,ddr-random -o bench/
     """
     from pathlib import Path
 
     from ddriqa.evaluation.identification import run_identification_benchmark
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    chosen_protocols = [p.strip() for p in protocols.split(",") if p.strip()]
     with blas_single_thread():
-        run_identification_benchmark(
+        _, _, notes = run_identification_benchmark(
             data, output, methods=chosen, weights=list(weights) or None, n_splits=n_splits,
-            test_size=test_size, seed=seed, layer=layer, crop=crop, n_components=n_components,
-            device=device, n_jobs=n_jobs, log=log)
+            test_size=test_size, seed=seed, protocols=chosen_protocols, pristine=pristine, test_data=test_data,
+            layer=layer, crop=crop, n_components=n_components, device=device, n_jobs=n_jobs, log=log)
+    for note in notes:
+        log(f"note: {note}")
     click.echo((Path(output) / "summary.md").read_text(encoding="utf-8"))
-    log(f"wrote {output}/summary.csv, summary.md, splits.csv")
+    log(f"wrote {output}/summary.csv, summary.md, splits.csv, speed.csv, confusion/")

@@ -30,6 +30,8 @@ from ddriqa.errors import InputError
 __all__ = [
     "GramFeatures",
     "content_disjoint_splits",
+    "random_splits",
+    "PROTOCOLS",
     "split_metrics",
     "run_benchmark",
     "summarize",
@@ -40,6 +42,11 @@ __all__ = [
 
 #: the class label of the overall rows (macro precision/recall and accuracy)
 ALL = "ALL"
+
+#: split protocols: references never shared between train and test ("content", the honest one),
+#: or images drawn at random regardless of their reference ("random", which lets a classifier
+#: see the content of its test images in training)
+PROTOCOLS = ("content", "random")
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,34 @@ def content_disjoint_splits(groups, n_splits=100, test_size=0.2, seed=0):
             raise AssertionError("a reference appears on both sides of a split")
         splits.append((train, test))
     return splits
+
+
+def random_splits(y, n_splits=100, test_size=0.2, seed=0):
+    """Image-level random splits, stratified by class (references may be on both sides).
+
+    The protocol behind many published identification figures: each distorted version of a
+    reference can land on either side, so the test side shares content with the training side.
+    Reported beside :func:`content_disjoint_splits` to show how much that inflates a method.
+
+    Returns
+    -------
+    list of (train_indices, test_indices)
+
+    Examples
+    --------
+    >>> splits = random_splits(["a", "b"] * 10, n_splits=3, test_size=0.2)
+    >>> [len(te) for _, te in splits]
+    [4, 4, 4]
+    """
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise InputError(f"y must be a non-empty 1-D array, got shape {y.shape}")
+    if not 0.0 < float(test_size) < 1.0:
+        raise InputError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
+    sss = StratifiedShuffleSplit(n_splits=int(n_splits), test_size=float(test_size), random_state=seed)
+    return list(sss.split(np.zeros(y.size), y))
 
 
 def split_metrics(y_true, y_pred, classes):
@@ -169,14 +204,14 @@ def _run_split(method, data, make_model, y, groups, split_index, train, test, cl
     rows = split_metrics(y[test], pred, classes)
     for r in rows:
         r.update(method=method, split=split_index)
-    return rows
+    return rows, np.asarray(pred).astype(str)
 
 
 _SPLIT_COLUMNS = ["method", "split", "class", "precision", "recall", "accuracy", "n_test"]
 
 
 def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0.2, seed=0,
-                  classes=None, n_jobs=None, out_dir=None, blas_threads=1):
+                  classes=None, n_jobs=None, out_dir=None, blas_threads=1, splits=None, predictions=None):
     """Score every method on the same content-disjoint splits.
 
     Parameters
@@ -202,6 +237,12 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
     out_dir : str or None
         When given, ``splits.csv`` is rewritten there after each method (finished methods are
         never lost) and :func:`write_benchmark` runs at the end.
+    splits : list of (train, test) index arrays, optional
+        Use these splits instead of :func:`content_disjoint_splits` (e.g. :func:`random_splits`,
+        or one train-on-one-set, test-on-another split).
+    predictions : dict, optional
+        When given, filled with ``method -> list of (test_indices, predicted labels)``, one per
+        split (for confusion matrices).
     blas_threads : int or None, default=1
         BLAS threads inside each split (threadpoolctl; None leaves the BLAS as it is). The
         per-split matrices are small (an eigendecomposition of the train Gram block, a linear
@@ -252,7 +293,8 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
     classes = [str(c) for c in (np.unique(y) if classes is None else classes)]
     y = y.astype(str)
     models = dict(models or {})
-    splits = content_disjoint_splits(groups, n_splits=n_splits, test_size=test_size, seed=seed)
+    if splits is None:
+        splits = content_disjoint_splits(groups, n_splits=n_splits, test_size=test_size, seed=seed)
     rows = []
     for method, data in prepared.items():
         make_model = models[method] if method in models else (lambda d=data: _default_model(d))
@@ -260,8 +302,10 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
             delayed(_run_split)(method, data, make_model, y, groups, i, tr, te, classes, blas_threads)
             for i, (tr, te) in enumerate(splits)
         )
-        for r in results:
+        for r, pred in results:
             rows.extend(r)
+        if predictions is not None:
+            predictions[method] = [(te, pred) for (_, te), (_, pred) in zip(splits, results)]
         if out_dir is not None:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
             pd.DataFrame(rows, columns=_SPLIT_COLUMNS).to_csv(Path(out_dir) / "splits.csv", index=False)
@@ -328,7 +372,7 @@ def _cell(median, iqr, digits):
     return f"{median:.{digits}f} ({iqr:.{digits}f})"
 
 
-def summary_markdown(summary, digits=2):
+def summary_markdown(summary, digits=2, protocol="content-disjoint"):
     """Two Markdown tables like the paper's Table 1: precision, then recall (+ accuracy).
 
     Rows are methods, columns the classes and ``ALL``; cells read "median (IQR)".
@@ -345,7 +389,7 @@ def summary_markdown(summary, digits=2):
     lines = []
     for metric, title in (("precision", "Precision"), ("recall", "Recall")):
         extra = ["accuracy"] if metric == "recall" else []
-        lines.append(f"**{title}**: median (IQR) over {n} content-disjoint splits")
+        lines.append(f"**{title}**: median (IQR) over {n} {protocol} splits")
         lines.append("")
         lines.append("| method | " + " | ".join(classes + extra) + " |")
         lines.append("|---|" + "---|" * (len(classes) + len(extra)))

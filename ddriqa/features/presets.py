@@ -10,10 +10,13 @@ builds the whole classifier). The presets:
     (``srgan_x4_gr``) -> PCA(120) -> linear SVM.
 ``ddr``
     The default: per-channel statistics (mean, standard deviation, mean absolute value) of the
-    ``RRDB4`` and ``RRDB8`` maps of Real-ESRGAN x4plus on a 3 x 3 grid of 64 x 64 crops,
-    averaged over the crops -> standardisation -> linear SVM (a few kilobytes of head).
+    ``RRDB1``, ``RRDB2`` and ``RRDB4`` maps of Real-ESRGAN x4plus on each of a 2 x 2
+    grid of 64 x 64 crops -> standardisation -> linear SVM on every crop, decisions averaged
+    over the crops (:class:`~ddriqa.classification.voting.CropVoteClassifier`; a head of
+    about 25 kilobytes).
 ``ddr-fast``
-    The same statistics of ``RRDB4`` alone on the central 64 x 64 crop: about four times faster.
+    The same with ``RRDB1`` and ``RRDB2`` only: half the network depth, about twice
+    as fast.
 
 :data:`DEFAULT_WEIGHTS`, :data:`DEFAULT_LAYER` and :data:`DEFAULT_CROP` are what the extractor,
 the CLI and the pipeline factories use when nothing is named (the paper's settings).
@@ -41,16 +44,17 @@ PRESETS = {
         "about": "flattened ResBlock16 of the central 96x96 crop, PCA(120), linear SVM (Liu et al.)",
     },
     "ddr": {
-        "extractor": {"weights": "realesrgan_x4plus", "layer": ("RRDB4", "RRDB8"), "crop": 64,
-                      "crops": "grid", "n_crops": 9, "pooling": "stats", "aggregate": "mean"},
-        "head": "scaled-linear-svm",
-        "about": "Real-ESRGAN RRDB4+RRDB8 channel statistics, 3x3 grid of 64x64 crops, linear SVM",
+        "extractor": {"weights": "realesrgan_x4plus", "layer": ("RRDB1", "RRDB2", "RRDB4"), "crop": 64,
+                      "crops": "grid", "n_crops": 4, "pooling": "stats", "aggregate": "none"},
+        "head": "crop-vote",
+        "about": "Real-ESRGAN RRDB1/2/4 channel statistics of 2x2 grid 64x64 crops, linear SVM per crop, "
+                 "decisions averaged",
     },
     "ddr-fast": {
-        "extractor": {"weights": "realesrgan_x4plus", "layer": "RRDB4", "crop": 64,
-                      "crops": "center", "n_crops": 1, "pooling": "stats", "aggregate": "mean"},
-        "head": "scaled-linear-svm",
-        "about": "Real-ESRGAN RRDB4 channel statistics of the central 64x64 crop, linear SVM",
+        "extractor": {"weights": "realesrgan_x4plus", "layer": ("RRDB1", "RRDB2"), "crop": 64,
+                      "crops": "grid", "n_crops": 4, "pooling": "stats", "aggregate": "none"},
+        "head": "crop-vote",
+        "about": "as ddr with RRDB1+RRDB2 only (half the depth)",
     },
 }
 

@@ -1,8 +1,9 @@
-"""`ddriqa benchmark` on a tiny generated LIVE-layout set."""
+"""`ddriqa benchmark` on a tiny generated LIVE-layout set (tiny networks stand in for the presets)."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from _cli_data import make_tiny_live
 from click.testing import CliRunner
 
@@ -11,38 +12,75 @@ from ddriqa.models.srresnet import SRResNet
 from ddriqa.models.weights import save_weights
 
 
-def test_benchmark_methods_and_outputs(tmp_path):
+@pytest.fixture()
+def tiny(tmp_path, monkeypatch):
+    """A tiny LIVE-like set with refimgs, a tiny saved SRResNet, and the pooled presets pointed at it."""
     import torch
+
+    from ddriqa.features import presets
 
     data = make_tiny_live(tmp_path / "live", n_refs=5, per_ref=2)
     net = SRResNet(num_features=8, num_blocks=2)
     with torch.no_grad():
         net.reset_parameters(torch.Generator().manual_seed(1))
-    save_weights(net, tmp_path / "tinynet.safetensors")
+    path = tmp_path / "tinynet.safetensors"
+    save_weights(net, path)
+    tiny_preset = {"extractor": {"weights": str(path), "layer": ("Conv1", "ResBlock2"), "crop": 16, "crops": "grid",
+                                 "n_crops": 4, "pooling": "stats", "aggregate": "none"},
+                   "head": "crop-vote", "about": "test"}
+    monkeypatch.setitem(presets.PRESETS, "ddr", tiny_preset)
+    return data, path
+
+
+def test_benchmark_methods_protocols_and_outputs(tiny, tmp_path):
+    data, path = tiny
     out = tmp_path / "bench"
     args = ["benchmark", str(data), "--splits", "3", "--test-size", "0.2", "--seed", "0", "-o", str(out),
             "--layer", "Conv1", "--crop", "16", "--n-components", "50", "--device", "cpu"]
-    result = CliRunner().invoke(main, args + ["--methods", "brisque,ddr,ddr-random"])
+    result = CliRunner().invoke(main, args + ["--methods", "brisque,paper-random,ddr,ddr-random,brisque+ddr",
+                                              "--weights", str(path)])
     assert result.exit_code == 0, result.output
-    assert "ddr: skipped, no trained DDR backbone is shipped yet" in result.output
     summary = pd.read_csv(out / "summary.csv")
-    assert list(dict.fromkeys(summary["method"])) == ["brisque", "ddr-random"]
-    assert summary[summary["class"] == "ALL"]["n_splits"].tolist() == [3, 3]
+    assert list(dict.fromkeys(summary["method"])) == ["brisque", "paper-random", "ddr", "ddr-random", "brisque+ddr"]
+    assert set(summary["protocol"]) == {"content", "random"}
+    allrows = summary[summary["class"] == "ALL"]
+    assert allrows["n_splits"].tolist() == [3] * 10
+    # six classes: the three distortions plus pristine (refimgs/), on both protocols
+    assert set(summary["class"]) == {"gblur", "jpeg", "wn", "pristine", "ALL"}
     splits = pd.read_csv(out / "splits.csv")
-    assert set(splits["split"]) == {0, 1, 2}
-    n_test = splits[(splits["class"] == "ALL")]["n_test"]
-    assert (n_test == 6).all()  # 1 of 5 references held out: 3 classes x 2 images
+    content = splits[(splits["protocol"] == "content") & (splits["class"] == "ALL")]
+    assert (content["n_test"] == 7).all()  # 1 of 5 references held out: 3 classes x 2 images + its pristine
+    speed = pd.read_csv(out / "speed.csv")
+    assert speed["method"].tolist() == ["brisque", "paper-random", "ddr", "ddr-random", "brisque+ddr"]
+    assert (speed["images_per_s"] > 0).all()
+    cm = pd.read_csv(out / "confusion" / "content_ddr.csv", index_col=0)
+    assert int(cm.to_numpy().sum()) == 3 * 7  # every test image of every split counted once
+    assert (out / "confusion" / "content_ddr.png").stat().st_size > 1000
     md = (out / "summary.md").read_text()
-    assert "| brisque |" in md and "PCA dimension capped at 23" in md
-    assert "| brisque |" in result.output  # the table is printed too
+    assert "### content-disjoint" in md and "### image-level random" in md and "PCA dimension capped" in md
+    assert "| brisque+ddr |" in result.output
 
-    # an explicit backbone; the cached features of the other methods are reused
-    result = CliRunner().invoke(main, args + ["--methods", "ddr,ddr-random", "--weights",
-                                              str(tmp_path / "tinynet.safetensors")])
+    # a rerun reuses every cached feature (the fusion reuses the BRISQUE and ddr parts)
+    result = CliRunner().invoke(main, args + ["--methods", "brisque+ddr", "--protocols", "content"])
     assert result.exit_code == 0, result.output
-    assert "ddr-random: features from cache" in result.output
+    assert "brisque: features from cache" in result.output and "features from cache" in result.output
+    assert set(pd.read_csv(out / "summary.csv")["protocol"]) == {"content"}
+
+
+def test_benchmark_cross_set_and_no_pristine(tiny, tmp_path):
+    data, path = tiny
+    other = make_tiny_live(tmp_path / "other", n_refs=3, per_ref=1, seed=5)
+    out = tmp_path / "cross"
+    result = CliRunner().invoke(main, ["benchmark", str(data), "--test-data", str(other), "--splits", "2",
+                                       "--methods", "ddr,paper", "--weights", str(path), "--layer", "Conv1",
+                                       "--crop", "16", "--protocols", "content", "--no-pristine", "-o", str(out),
+                                       "--device", "cpu"])
+    assert result.exit_code == 0, result.output
     summary = pd.read_csv(out / "summary.csv")
-    assert list(dict.fromkeys(summary["method"])) == ["ddr:tinynet", "ddr-random"]
+    cross = summary[(summary["protocol"] == "cross") & (summary["class"] == "ALL")]
+    assert cross["method"].tolist() == ["ddr"]  # the paper head's Gram matrix covers one set only
+    assert "pristine" not in set(summary["class"])
+    assert "not in the cross-set check" in (out / "summary.md").read_text()
 
 
 def test_benchmark_needs_references(tmp_path):
@@ -54,3 +92,9 @@ def test_benchmark_needs_references(tmp_path):
         Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "lab" / cls / "x.png")
     result = CliRunner().invoke(main, ["benchmark", str(tmp_path / "lab"), "-o", str(tmp_path / "b")])
     assert result.exit_code == 2 and "reference" in result.output
+
+
+def test_benchmark_unknown_method_is_a_usage_error(tiny, tmp_path):
+    data, _ = tiny
+    result = CliRunner().invoke(main, ["benchmark", str(data), "--methods", "nope", "-o", str(tmp_path / "b")])
+    assert result.exit_code == 2 and "unknown method 'nope'" in result.output
