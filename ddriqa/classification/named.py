@@ -18,17 +18,14 @@ __all__ = ["DEFAULT_MODEL", "MODEL_ALIASES", "NoShippedModelError", "load_named_
 
 #: short name -> shipped classifier name (None: not shipped yet)
 MODEL_ALIASES = {
-    "ddr": None,  # no trained DDR backbone is shipped yet
+    # the ddr preset (Real-ESRGAN pooled crop vote), trained on LIVE-like Kodak24 + BSDS500 sets
+    "ddr": "ddr_live_like",
     "brisque": "brisque_kodak",
 }
 
 #: the model used when none is named
 DEFAULT_MODEL = "ddr"
 
-NO_DDR_MESSAGE = (
-    "no trained DDR model is shipped yet; use --model brisque or train one with `ddriqa train` "
-    "(ddriqa train DATA --features ddr --weights BACKBONE --output MODEL)"
-)
 
 
 class NoShippedModelError(ModelFileError):
@@ -50,7 +47,7 @@ def resolve_model_name(name_or_path):
     Raises
     ------
     NoShippedModelError
-        For a short name whose classifier is not shipped (``"ddr"`` for now).
+        For a short name whose classifier is not shipped.
 
     Examples
     --------
@@ -65,7 +62,7 @@ def resolve_model_name(name_or_path):
     if key in MODEL_ALIASES and not os.path.exists(text):
         target = MODEL_ALIASES[key]
         if target is None:
-            reason = NO_DDR_MESSAGE if key == "ddr" else f"no classifier named {text!r} is shipped yet"
+            reason = f"no classifier named {text!r} is shipped yet"
             raise NoShippedModelError(text, reason)
         return target
     return text

@@ -461,11 +461,17 @@ def save_classifier(model, path):
 
 
 # ---------------------------------------------------------------------------------- decoding
+#: parameters that hold an unfitted estimator *template* (cloned by the meta-estimator's fit):
+#: they are stored and loaded without fitted attributes
+_TEMPLATE_PARAMS = {"CropVoteClassifier": ("estimator",)}
+
+
 class _Decoder:
     def __init__(self, path, archive):
         self.path = path
         self.archive = archive
         self.used = set()
+        self._in_template = 0
 
     def fail(self, reason):
         raise ModelFileError(self.path, reason)
@@ -524,7 +530,14 @@ class _Decoder:
         unknown = sorted(set(params) - allowed_params)
         if unknown:
             self.fail(f"{where}: unknown parameters for {name}: {unknown}")
-        kwargs = {k: self.value(v, f"{where}.{k}") for k, v in params.items()}
+        kwargs = {}
+        for k, v in params.items():
+            template = k in _TEMPLATE_PARAMS.get(name, ())
+            self._in_template += template
+            try:
+                kwargs[k] = self.value(v, f"{where}.{k}")
+            finally:
+                self._in_template -= template
         if name == "DDRExtractor":
             self._check_ddr_weights(kwargs, sha, where)
         try:
@@ -538,6 +551,10 @@ class _Decoder:
             unknown = sorted(set(fitted) - set(entry.fitted))
             if unknown:
                 self.fail(f"{where}: attributes not allowed for {name}: {unknown}")
+            if self._in_template:
+                if fitted:
+                    self.fail(f"{where}: an estimator template ({name}) must not hold fitted attributes")
+                return est
             if entry.fitted and not fitted:
                 self.fail(f"{where}: {name} has no fitted attributes (was it fitted before saving?)")
             for attr, v in fitted.items():

@@ -25,8 +25,8 @@ from ddriqa.cli._common import (
 @click.option("-o", "--output", default="-", show_default=True,
               help="CSV file of results ('-': stdout).")
 @click.option("-m", "--model", "model_name", default=None, metavar="NAME|PATH",
-              help="Classifier: a shipped name (brisque) or a file saved by `ddriqa train`. "
-                   "Default: the shipped DDR classifier (none is shipped yet).")
+              help="Classifier: a shipped name (ddr, brisque) or a file saved by `ddriqa train`. "
+                   "Default: ddr, the shipped DDR classifier (Real-ESRGAN features, 6 classes).")
 @click.option("-r", "--recursive", is_flag=True, help="Also classify images in subfolders.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run: skip images already in --output.")
@@ -34,7 +34,7 @@ from ddriqa.cli._common import (
 @batch_job_options("model")
 def classify(folder, output, model_name, recursive, resume, overwrite, strict, max_pixels, batch_size,
              scheduler, chunk_size):
-    """Identify the distortion (jp2k, jpeg, wn, gblur, fastfading) of each image in FOLDER.
+    """Identify the distortion (jp2k, jpeg, wn, gblur, fastfading, or pristine) of each image in FOLDER.
 
     Writes one CSV row per image: path (absolute), predicted distortion, one score per class
     (proba_<class> when the classifier gives probabilities, else decision_<class>, the

@@ -20,12 +20,17 @@ from ddriqa.cli._common import (
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Where to save the classifier (JSON + .npz, no pickle).")
 @click.option("--features", type=click.Choice(["ddr", "brisque"]), default="ddr", show_default=True)
+@click.option("--preset", type=click.Choice(["ddr", "ddr-fast"]), default=None,
+              help="DDR: a pooled preset (Real-ESRGAN channel statistics, crop vote; CLI.md, 'Presets') "
+                   "instead of the paper's head; --weights/--layer/--crop/--n-components are then the preset's.")
+@click.option("--pristine", is_flag=True,
+              help="Add the clean references of a LIVE-layout DATA (refimgs/) as the class pristine.")
 @ddr_options(seed_help="Seed of the inner CV folds, PCA and a random backbone.")
 @click.option("--n-components", type=click.IntRange(min=1), default=120, show_default=True,
               help="DDR: PCA dimension (capped at the number of training images minus one).")
 @device_option
 @click.option("--n-jobs", type=int, default=None, help="BRISQUE: parallel jobs (joblib).")
-def train(data, output, features, weights, layer, crop, pad, seed, n_components, device, n_jobs):
+def train(data, output, features, preset, pristine, weights, layer, crop, pad, seed, n_components, device, n_jobs):
     """Fit a distortion classifier on DATA and save it to --output.
 
     DATA is a LIVE-layout folder (the real LIVE Release 2, or `ddriqa degrade` output) or a
@@ -38,12 +43,20 @@ def train(data, output, features, weights, layer, crop, pad, seed, n_components,
     Example:
 
         ddriqa train /data/live_kodak --features brisque --output brisque_kodak
+
+        ddriqa train /data/live_kodak --preset ddr --pristine --output ddr_kodak.npz
     """
     from ddriqa.classification.persistence import save_classifier
     from ddriqa.errors import InputError
     from ddriqa.jobs.train import fit_classifier, load_training_set
 
+    if preset is not None and features != "ddr":
+        raise InputError("--preset is a DDR preset: use it with --features ddr")
     table = load_training_set(data, log=log)
+    if pristine:
+        from ddriqa.datasets.live_database import with_pristine
+
+        table = with_pristine(table, data)
     counts = table["distortion"].value_counts().sort_index()
     n_refs = table["reference"].nunique() if "reference" in table else 0
     log(f"training set: {plural(len(table), 'image')}, {plural(len(counts), 'class', 'classes')}, "
@@ -52,10 +65,13 @@ def train(data, output, features, weights, layer, crop, pad, seed, n_components,
     if len(counts) < 2:
         raise InputError(f"{data}: need at least two classes to train a classifier, found {list(counts.index)}")
     detail = f" (backbone {weights}, {layer}, crop {crop})" if features == "ddr" else ""
+    if preset is not None:
+        detail = f" (preset {preset})"
     log(f"fitting the {features} classifier{detail}")
     with blas_single_thread():
         model = fit_classifier(table, features, weights=weights, layer=layer, crop=crop, pad=pad,
-                               n_components=n_components, device=device, seed=seed, n_jobs=n_jobs, log=log)
+                               n_components=n_components, device=device, seed=seed, n_jobs=n_jobs, preset=preset,
+                               log=log)
     saved = save_classifier(model, output)
     search = model[-1]
     if hasattr(search, "best_params_"):

@@ -11,7 +11,7 @@ Methods (``--methods``):
 - ``paper-random``: the same with a seeded random SRResNet (the paper's control).
 - ``ddr``, ``ddr-fast``: the pooled presets of :mod:`ddriqa.features.presets` (channel
   statistics of Real-ESRGAN feature maps on a grid of crops, standardisation, linear SVM per
-  crop, decisions averaged over the crops).
+  crop with C = :data:`POOLED_C`, decisions averaged over the crops).
 - ``ddr-random``, ``ddr-fast-random``: the same preset on a seeded random network of the same
   architecture (:func:`ddriqa.models.backbones.random_twin`): what training adds.
 - ``brisque+ddr``, ``brisque+ddr-fast``: BRISQUE (of the whole image) beside each crop's
@@ -44,6 +44,11 @@ from ddriqa.errors import InputError
 __all__ = ["METHODS", "ddr_method_name", "method_features", "method_names", "run_identification_benchmark"]
 
 _POOLED = ("ddr", "ddr-fast")
+#: C of the pooled heads in the benchmark: fixed, chosen once by 5-fold cross-validation grouped by
+#: reference on a separate development set (the BSDS500 train+test LIVE-like set, see
+#: benchmarks/results/identification.md), so that no split's test side informs it and each split
+#: costs one fit instead of a grid search
+POOLED_C = 1.0
 #: method names accepted by ``--methods``
 METHODS = ("brisque", "paper", "paper-random", *_POOLED, *(f"{p}-random" for p in _POOLED),
            *(f"brisque+{p}" for p in _POOLED))
@@ -301,7 +306,7 @@ def _head(kind, n_train_groups):
         from ddriqa.classification.pipelines import pooled_svm
         from ddriqa.classification.voting import CropVoteClassifier
 
-        return lambda n=kind[1]: CropVoteClassifier(pooled_svm(), n_crops=n)
+        return lambda n=kind[1]: CropVoteClassifier(pooled_svm(POOLED_C), n_crops=n)
     return None  # GramFeatures: the protocol's default (ddr_svm)
 
 

@@ -128,7 +128,7 @@ def per_class_table(y_true, y_pred, classes):
     return table[["precision", "recall", "accuracy", "n"]]
 
 
-def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_side=512,
+def run_demo(out_dir, *, model="ddr", per_class=10, seed=0, names=None, max_side=512,
              batch_size=8, classes=None, log=None):
     """Build a LIVE-like set from scikit-image's photos, classify it, and score it per class.
 
@@ -139,8 +139,9 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
         layout), ``results.csv`` (one row per image, as ``ddriqa classify`` writes),
         ``per_class.csv`` and ``confusion_matrix.csv`` (rows: true class, columns: predicted;
         :func:`ddriqa.evaluation.plots.confusion_matrix_table`).
-    model : str, default="brisque"
+    model : str, default="ddr"
         Classifier name or path (see :func:`ddriqa.classification.named.load_named_classifier`).
+        When its classes include ``pristine``, the photos themselves are classified too.
     per_class : int, default=10
         Distorted images per class.
     seed : int, default=0
@@ -151,7 +152,7 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
         Photos are shrunk so that the longer side is at most this.
     batch_size : int, default=8
     classes : sequence of str, optional
-        Distortion classes (default: the five LIVE classes).
+        Distortion classes made (default: the five LIVE classes).
     log : callable, optional
         ``log(str)`` for progress lines.
 
@@ -170,7 +171,7 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
     """
     import pandas as pd
 
-    from ddriqa.datasets.live_database import load_live
+    from ddriqa.datasets.live_database import PRISTINE, load_live, with_pristine
     from ddriqa.datasets.synthesize import make_live_like
     from ddriqa.degradations.live_preset import LIVE_CLASSES
     from ddriqa.evaluation.plots import confusion_matrix_table
@@ -189,6 +190,9 @@ def run_demo(out_dir, *, model="brisque", per_class=10, seed=0, names=None, max_
         f"from {_plural(len(refs), 'photo')}")
     make_live_like(refs, out_dir / "live", per_class=per_class, seed=seed, classes=classes)
     data = load_live(out_dir / "live")
+    if PRISTINE in getattr(clf, "classes_", ()):  # the model knows clean images: show it the photos too
+        data = with_pristine(data, out_dir / "live")
+        classes = classes + (PRISTINE,)
     log(f"classifying {_plural(len(data), 'image')} with {model}")
     results_path = out_dir / "results.csv"
     classify_files(clf, data["path"].tolist(), results_path, batch_size=batch_size, overwrite=True)

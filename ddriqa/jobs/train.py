@@ -91,7 +91,7 @@ def _brisque_cv(y, groups, seed):
 
 
 def fit_classifier(table, features="brisque", *, weights=DEFAULT_WEIGHTS, layer=DEFAULT_LAYER, crop=DEFAULT_CROP,
-                   pad="error", n_components=120, device="auto", seed=0, n_jobs=None, log=None):
+                   pad="error", n_components=120, device="auto", seed=0, n_jobs=None, preset=None, log=None):
     """Fit the DDR or BRISQUE classifier on a dataset table (columns path, distortion[, reference]).
 
     Parameters
@@ -109,6 +109,10 @@ def fit_classifier(table, features="brisque", *, weights=DEFAULT_WEIGHTS, layer=
         Seed of the inner folds, of the PCA and of a ``"random"`` backbone.
     n_jobs : int, optional
         BRISQUE grid search: parallel jobs.
+    preset : str, optional
+        With ``features="ddr"``: a pooled preset of :mod:`ddriqa.features.presets` (``"ddr"``,
+        ``"ddr-fast"``) instead of the paper's head; ``weights``, ``layer``, ``crop`` and
+        ``n_components`` are then the preset's.
     log : callable, optional
         ``log(str)``, told (``"note: ..."``) how the folds or the PCA dimension were fitted to the set,
         before the fit starts.
@@ -138,6 +142,15 @@ def fit_classifier(table, features="brisque", *, weights=DEFAULT_WEIGHTS, layer=
         cv, fit_params, how = _brisque_cv(y, groups, seed)
         log(f"note: grid search of C and gamma with {how}")
         return make_brisque_classifier(cv=cv, n_jobs=n_jobs, random_state=seed).fit(paths, y, **fit_params)
+    if preset is not None:
+        from ddriqa.classification.pipelines import make_preset_classifier
+
+        model = make_preset_classifier(preset, device=device)
+        fit_params = {}
+        if "reference" in table and table["reference"].notna().all() and table["reference"].nunique() >= 2:
+            fit_params = {f"{model.steps[-1][0]}__groups": table["reference"].astype(str).to_numpy()}
+            log("note: C of the pooled head by grid search with folds grouped by reference image")
+        return model.fit(paths, y, **fit_params)
     if n_components > len(paths) - 1:
         log(f"note: PCA dimension capped at {len(paths) - 1} ({len(paths)} training images; asked {n_components})")
         n_components = max(1, len(paths) - 1)

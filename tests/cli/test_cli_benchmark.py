@@ -98,3 +98,22 @@ def test_benchmark_unknown_method_is_a_usage_error(tiny, tmp_path):
     data, _ = tiny
     result = CliRunner().invoke(main, ["benchmark", str(data), "--methods", "nope", "-o", str(tmp_path / "b")])
     assert result.exit_code == 2 and "unknown method 'nope'" in result.output
+
+
+def test_train_with_a_preset_and_pristine_then_classify(tiny, tmp_path):
+    """`ddriqa train --preset ddr --pristine` fits the crop-vote head on 4 classes; classify uses it."""
+    data, _ = tiny
+    model = tmp_path / "m.npz"
+    result = CliRunner().invoke(main, ["train", str(data), "--preset", "ddr", "--pristine", "-o", str(model),
+                                       "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "pristine: 5" in result.output and "preset ddr" in result.output
+    out = tmp_path / "r.csv"
+    result = CliRunner().invoke(main, ["classify", str(data / "refimgs"), "-m", str(model), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out)
+    assert len(rows) == 5 and "decision_pristine" in rows.columns
+    assert set(rows["distortion"]) <= {"gblur", "jpeg", "wn", "pristine"} and (rows["error"].isna()).all()
+    result = CliRunner().invoke(main, ["train", str(data), "--preset", "ddr", "--features", "brisque",
+                                       "-o", str(tmp_path / "x.npz")])
+    assert result.exit_code == 2 and "--preset is a DDR preset" in result.output

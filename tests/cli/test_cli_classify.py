@@ -133,16 +133,20 @@ def test_classify_strict_fails_fast(tmp_path, tiny_model):
     assert [os.path.basename(r["path"]) for r in rows] == ["a0.png", "a1.png", "a2.png"]
 
 
-def test_classify_usage_errors(tmp_path, tiny_model):
+def test_classify_usage_errors(tmp_path, tiny_model, monkeypatch):
+    from ddriqa.classification import named
+
     _, model_path = tiny_model
     folder = tmp_path / "imgs"
     folder.mkdir()
     runner = CliRunner()
-    # no default DDR model is shipped: clear message, exit 2, never a random-weight default
+    # a short name whose classifier is not shipped: clear message, exit 2, never a random-weight default
+    monkeypatch.setitem(named.MODEL_ALIASES, "ddr", None)
     Image.fromarray(textured_image(40, 40)).save(folder / "a.png")
     result = runner.invoke(main, ["classify", str(folder)])
     assert result.exit_code == 2
-    assert "no trained DDR model is shipped yet" in result.output and "--model brisque" in result.output
+    assert "no classifier named 'ddr' is shipped yet" in result.output
+    monkeypatch.undo()
     # missing model file
     result = runner.invoke(main, ["classify", str(folder), "-m", str(tmp_path / "nope.npz")])
     assert result.exit_code == 2 and "nope.npz" in result.output

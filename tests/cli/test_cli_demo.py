@@ -65,10 +65,13 @@ def test_run_demo_tiny(tmp_path):
     assert (tmp_path / "demo" / "per_class.csv").is_file()
 
 
-def test_demo_without_ddr_model_says_so(tmp_path):
+def test_demo_with_an_unshipped_model_says_so(tmp_path, monkeypatch):
+    from ddriqa.classification import named
+
+    monkeypatch.setitem(named.MODEL_ALIASES, "ddr", None)
     result = CliRunner().invoke(main, ["demo", "--model", "ddr", "--output", str(tmp_path / "d")])
     assert result.exit_code == 2
-    assert "no trained DDR model is shipped yet" in result.output
+    assert "no classifier named 'ddr' is shipped yet" in result.output
 
 
 @pytest.mark.parametrize("with_matplotlib", [True, False])
@@ -84,7 +87,7 @@ def test_demo_writes_the_confusion_matrix_and_per_class_pictures(tmp_path, monke
         monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib...` fail
         monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     out = tmp_path / "demo"
-    res = CliRunner().invoke(main, ["demo", "--per-class", "1", "-o", str(out)])
+    res = CliRunner().invoke(main, ["demo", "--per-class", "1", "--model", "brisque", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "confusion matrix" in res.stdout
     for name in ("results.csv", "per_class.csv", "confusion_matrix.csv"):

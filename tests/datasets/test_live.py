@@ -208,3 +208,26 @@ def test_info_txt_with_bom_crlf_tabs_and_header(live_root):
     (live_root / "wn" / "info.txt").write_bytes(text.encode("utf-8"))
     after = load_live(live_root)
     assert after.equals(before)
+
+
+def test_with_pristine_adds_the_references_as_a_class(tmp_path):
+    import numpy as np
+    import pytest
+
+    from ddriqa.datasets.live_database import PRISTINE, load_live, with_pristine
+    from ddriqa.errors import InputError
+    from ddriqa.io import write_image
+
+    for sub in ("wn", "refimgs"):
+        (tmp_path / sub).mkdir()
+    for k, ref in enumerate(["a.bmp", "b.bmp", "a.bmp"], start=1):
+        write_image(tmp_path / "wn" / f"img{k}.bmp", np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "wn" / "info.txt").write_text("a.bmp img1.bmp 1\nb.bmp img2.bmp 1\na.bmp img3.bmp 1\n")
+    write_image(tmp_path / "refimgs" / "a.bmp", np.zeros((8, 8, 3), np.uint8))
+    with pytest.warns(UserWarning, match="1 reference.*missing, e.g. b.bmp"):
+        table = with_pristine(load_live(tmp_path), tmp_path)
+    pristine = table[table["distortion"] == PRISTINE]
+    assert pristine["reference"].tolist() == ["a.bmp"] and len(table) == 4
+    (tmp_path / "refimgs" / "a.bmp").unlink()
+    with pytest.raises(InputError, match="none of the 2 reference images"):
+        with_pristine(load_live(tmp_path), tmp_path)

@@ -124,3 +124,19 @@ def test_run_benchmark_validates_shapes():
         run_benchmark({"BRISQUE": F[:10]}, y, groups)
     with pytest.raises(InputError, match="Gram"):
         run_benchmark({"DDR": GramFeatures(np.eye(5))}, y, groups)
+
+
+def test_random_splits_are_stratified_and_share_content():
+    import numpy as np
+
+    from ddriqa.evaluation.protocol import content_disjoint_splits, random_splits
+
+    y = np.repeat(["a", "b", "c"], 20)
+    groups = np.tile(np.arange(10), 6)
+    splits = random_splits(y, n_splits=5, test_size=0.2, seed=1)
+    assert all(np.bincount(np.unique(y, return_inverse=True)[1][te]).tolist() == [4, 4, 4] for _, te in splits)
+    # image-level splits put versions of a reference on both sides; content-disjoint ones never do
+    assert any(np.intersect1d(groups[tr], groups[te]).size for tr, te in splits)
+    assert not any(np.intersect1d(groups[tr], groups[te]).size
+                   for tr, te in content_disjoint_splits(groups, n_splits=5, seed=1))
+    assert [te.tolist() for _, te in random_splits(y, 2, seed=1)] == [te.tolist() for _, te in splits[:2]]

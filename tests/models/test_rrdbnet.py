@@ -210,3 +210,18 @@ def test_ddr_extractor_accepts_rrdbnet():
     assert ddr.fit_transform(images).shape == (2, 4 * 8 * 8)
     with pytest.raises(InputError, match="RRDB3"):
         DDRExtractor(weights=net, layer="RRDB3", crop=8, device="cpu").fit()
+
+
+def test_random_rrdbnet_control_is_seeded_and_named():
+    import torch
+
+    from ddriqa.models.backbones import build_backbone, is_random, random_twin
+
+    a = build_backbone("random_rrdbnet", seed=3)
+    b = build_backbone("RANDOM_RRDBNET", seed=3)
+    c = build_backbone("random_rrdbnet", seed=4)
+    assert type(a).__name__ == "RRDBNet" and a.num_blocks == 23
+    assert torch.equal(a.body[0].rdb1.conv1.weight, b.body[0].rdb1.conv1.weight)
+    assert not torch.equal(a.body[0].rdb1.conv1.weight, c.body[0].rdb1.conv1.weight)
+    assert random_twin("realesrgan_x4plus") == "random_rrdbnet" and random_twin("srgan_x4_gr") == "random"
+    assert is_random("random_rrdbnet") and not is_random("realesrgan_x4plus")

@@ -1,0 +1,36 @@
+"""Named presets: one place for the settings of each method; the classifiers they build."""
+
+from __future__ import annotations
+
+import pytest
+
+from ddriqa.classification.pipelines import make_preset_classifier
+from ddriqa.errors import InputError
+from ddriqa.features.ddr import DDRExtractor
+from ddriqa.features.presets import DEFAULT_CROP, DEFAULT_LAYER, DEFAULT_WEIGHTS, PRESETS, preset_params
+
+
+def test_paper_preset_is_the_papers_head():
+    p = preset_params("paper")
+    assert (p["weights"], p["layer"], p["crop"], p["crops"], p["pooling"]) == (
+        DEFAULT_WEIGHTS, DEFAULT_LAYER, DEFAULT_CROP, "center", "none")
+    clf = make_preset_classifier("paper")
+    assert [name for name, _ in clf.steps] == ["pca", "scale", "svm"]
+    assert clf.named_steps["pca"].n_components == 120
+    assert clf.named_steps["pca"].extractor.layer == "ResBlock16"
+
+
+@pytest.mark.parametrize("name", ["ddr", "ddr-fast"])
+def test_pooled_presets_build_an_extractor_that_accepts_their_params(name):
+    params = preset_params(name)
+    DDRExtractor(**params)._check_params()  # every preset is a valid extractor
+    clf = make_preset_classifier(name, weights="random_rrdbnet")
+    ext = clf.named_steps["ddr"]
+    assert ext.weights == "random_rrdbnet" and ext.pooling == "stats" and ext.aggregate == "none"
+    assert clf.named_steps["vote"].n_crops == params["n_crops"]
+
+
+def test_unknown_preset_lists_the_names():
+    with pytest.raises(InputError, match="choose from paper, ddr, ddr-fast"):
+        preset_params("nope")
+    assert set(PRESETS) == {"paper", "ddr", "ddr-fast"}
