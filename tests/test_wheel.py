@@ -124,3 +124,15 @@ def test_wheel_installs_and_classifies_away_from_the_repository(tmp_path):
     assert sorted(Path(r["path"]).name for r in rows) == [f"img{i}.png" for i in range(N_IMAGES)]
     for row in rows:
         assert row["error"] == "" and row["distortion"], row
+    assert "ddr_live_like" in shipped.split(","), shipped
+
+    # the default model (no --model): the shipped DDR classifier on Real-ESRGAN, six classes
+    out = work / "default.csv"
+    proc = _run([sys.executable, "-s", str(script), "classify", str(images), "-o", str(out)], cwd=work, env=env,
+                timeout=600)
+    assert proc.returncode == 0, _tail(proc)
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == N_IMAGES and "decision_pristine" in rows[0]
+    assert all(r["error"] == "" and r["distortion"] in
+               {"jp2k", "jpeg", "wn", "gblur", "fastfading", "pristine"} for r in rows), rows

@@ -4,9 +4,8 @@
 :class:`~ddriqa.features.ddr.DDRExtractor` with ``aggregate="none"`` (``n_crops`` blocks of
 per-crop features side by side), fits its estimator on the crops as separate samples (each
 crop carries its image's label, so the head sees ``n_crops`` times more examples), and predicts
-an image's class from the mean of its crops' decision values. On the LIVE-like Kodak set this
-beat averaging the features over the same crops by 0.05-0.07 macro precision (see
-``benchmarks/results/identification.md``).
+an image's class from the mean of its crops' decision values: the head of the ``ddr`` presets
+(:mod:`ddriqa.features.presets`; figures in ``benchmarks/results/identification.md``).
 """
 
 from __future__ import annotations

@@ -29,20 +29,19 @@ normalisation.
 from __future__ import annotations
 
 import math
-import re
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ddriqa.errors import InputError
+from ddriqa.models._taps import BlockTaps
 from ddriqa.models.srresnet import _check_input, init_scaled_kaiming
 
 __all__ = ["RRDB", "RRDBNet", "ResidualDenseBlock"]
 
 _SLOPE = 0.2
 _RES_SCALE = 0.2
-_LAYER_RE = re.compile(r"^RRDB(\d+)$")
 
 
 class ResidualDenseBlock(nn.Module):
@@ -87,7 +86,7 @@ class RRDB(nn.Module):
         return self.rdb3(self.rdb2(self.rdb1(x))) * _RES_SCALE + x
 
 
-class RRDBNet(nn.Module):
+class RRDBNet(BlockTaps, nn.Module):
     """ESRGAN RRDBNet x4 super-resolution network (the Real-ESRGAN x4plus generator).
 
     Parameters
@@ -124,6 +123,8 @@ class RRDBNet(nn.Module):
     """
 
     arch = "RRDBNet"
+    block_name = "RRDB"
+    default_num_blocks = 23
 
     def __init__(self, num_features=64, num_blocks=23, growth=32, scale=4, in_channels=3, out_channels=3):
         super().__init__()
@@ -177,11 +178,6 @@ class RRDBNet(nn.Module):
                 nn.init.uniform_(conv.bias, -bound, bound, generator=generator)
         return self
 
-    @staticmethod
-    def layer_names(num_blocks=23):
-        """Names accepted by :meth:`forward_features`: ``["Conv1", "RRDB1", ..., "RRDB{num_blocks}"]``."""
-        return ["Conv1"] + [f"RRDB{k}" for k in range(1, int(num_blocks) + 1)]
-
     def config(self):
         """The constructor arguments as a dict (``RRDBNet(**net.config())`` rebuilds the architecture)."""
         return {
@@ -192,15 +188,6 @@ class RRDBNet(nn.Module):
             "in_channels": self.in_channels,
             "out_channels": self.out_channels,
         }
-
-    def _depth(self, layer):
-        """Number of RRDB blocks to run for ``layer`` (0 for Conv1)."""
-        if layer == "Conv1":
-            return 0
-        m = _LAYER_RE.match(str(layer))
-        if m is None or not 1 <= int(m.group(1)) <= self.num_blocks:
-            raise InputError(f"unknown layer {layer!r}; expected one of {self.layer_names(self.num_blocks)}")
-        return int(m.group(1))
 
     def forward_features(self, x, layer):
         """Feature map(s) at ``layer``, running only the network up to it.
@@ -219,22 +206,10 @@ class RRDBNet(nn.Module):
         torch.Tensor of shape (B, num_features, H, W), or dict of them
         """
         _check_input(x, self.in_channels)
-        many = not isinstance(layer, str)
-        layers = list(layer) if many else [layer]
-        if not layers:
-            raise InputError("layer is an empty sequence; name at least one layer")
-        depths = {name: self._depth(name) for name in layers}
-        out = {}
-        fea = self.conv_first(x)
-        for name, d in depths.items():
-            if d == 0:
-                out[name] = fea
-        for k in range(1, max(depths.values()) + 1):
-            fea = self.body[k - 1](fea)
-            for name, d in depths.items():
-                if d == k:
-                    out[name] = fea
-        return out if many else out[layers[0]]
+        return self._forward_taps(x, layer)
+
+    def _stem(self, x):
+        return self.conv_first(x)
 
     def forward(self, x):
         """Super-resolve ``x`` (B, in_channels, H, W) -> (B, out_channels, 4H, 4W), unclipped."""

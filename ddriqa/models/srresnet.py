@@ -21,13 +21,13 @@ mean/std normalisation.
 
 from __future__ import annotations
 
-import re
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ddriqa.errors import InputError
+from ddriqa.models._taps import BlockTaps
 
 __all__ = ["ResidualBlock", "SRResNet", "init_scaled_kaiming"]
 
@@ -75,10 +75,9 @@ def _check_input(x, in_channels):
         )
 
 
-_LAYER_RE = re.compile(r"^ResBlock(\d+)$")
 
 
-class SRResNet(nn.Module):
+class SRResNet(BlockTaps, nn.Module):
     """MSRResNet super-resolution network with optional global residual.
 
     Parameters
@@ -109,6 +108,8 @@ class SRResNet(nn.Module):
     """
 
     arch = "SRResNet"
+    block_name = "ResBlock"
+    default_num_blocks = 16
 
     def __init__(self, num_features=64, num_blocks=16, scale=4, global_residual=True, in_channels=3, out_channels=3):
         super().__init__()
@@ -153,11 +154,6 @@ class SRResNet(nn.Module):
         init_scaled_kaiming(self, 0.1, generator=generator)
         return self
 
-    @staticmethod
-    def layer_names(num_blocks=16):
-        """Names accepted by :meth:`forward_features`: ``["Conv1", "ResBlock1", ..., "ResBlock{num_blocks}"]``."""
-        return ["Conv1"] + [f"ResBlock{k}" for k in range(1, int(num_blocks) + 1)]
-
     def config(self):
         """The constructor arguments as a dict (``SRResNet(**net.config())`` rebuilds the architecture)."""
         return {
@@ -168,15 +164,6 @@ class SRResNet(nn.Module):
             "in_channels": self.in_channels,
             "out_channels": self.out_channels,
         }
-
-    def _depth(self, layer):
-        """Number of residual blocks to run for ``layer`` (0 for Conv1)."""
-        if layer == "Conv1":
-            return 0
-        m = _LAYER_RE.match(str(layer))
-        if m is None or not 1 <= int(m.group(1)) <= self.num_blocks:
-            raise InputError(f"unknown layer {layer!r}; expected one of {self.layer_names(self.num_blocks)}")
-        return int(m.group(1))
 
     def forward_features(self, x, layer):
         """Feature map(s) at ``layer``, running only the network up to it.
@@ -194,20 +181,10 @@ class SRResNet(nn.Module):
         torch.Tensor of shape (B, num_features, H, W), or dict of them
         """
         _check_input(x, self.in_channels)
-        many = not isinstance(layer, str)
-        layers = list(layer) if many else [layer]
-        depths = {name: self._depth(name) for name in layers}
-        out = {}
-        fea = F.leaky_relu(self.conv_first(x), 0.1)
-        for name, d in depths.items():
-            if d == 0:
-                out[name] = fea
-        for k in range(1, max(depths.values()) + 1):
-            fea = self.body[k - 1](fea)
-            for name, d in depths.items():
-                if d == k:
-                    out[name] = fea
-        return out if many else out[layers[0]]
+        return self._forward_taps(x, layer)
+
+    def _stem(self, x):
+        return F.leaky_relu(self.conv_first(x), 0.1)
 
     def forward(self, x):
         """Super-resolve ``x`` (B, in_channels, H, W) -> (B, out_channels, scale*H, scale*W)."""

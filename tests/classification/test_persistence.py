@@ -189,7 +189,7 @@ def test_mismatched_arrays_are_refused(tmp_path, saved):
         members[k] = members[k][:-1]
 
     def wrong_components(members, meta):
-        k = key_of(meta, "StreamingPCA", "components_")
+        k = key_of(meta, "CappedStreamingPCA", "components_")
         members[k] = members[k][:, :-1]
 
     def missing_array(members, meta):

@@ -72,7 +72,7 @@ def test_vote_pipeline_round_trip(tmp_path):
     images[4:] = [np.clip(im.astype(int) // 3, 0, 255).astype(np.uint8) for im in images[4:]]
     y = np.repeat(["bright", "dark"], 4)
     clf = make_pooled_ddr_classifier(weights=str(tmp_path / "net.safetensors"), layer=("Conv1", "ResBlock2"),
-                                     crop=16, n_crops=4, device="cpu").fit(images, y)
+                                     crop=16, n_crops=4, C=1.0, device="cpu").fit(images, y)
     assert clf.named_steps["ddr"].aggregate == "none"
     save_classifier(clf, tmp_path / "m.npz")
     loaded = load_classifier(tmp_path / "m.npz")

@@ -27,7 +27,8 @@ def test_pooled_presets_build_an_extractor_that_accepts_their_params(name):
     clf = make_preset_classifier(name, weights="random_rrdbnet")
     ext = clf.named_steps["ddr"]
     assert ext.weights == "random_rrdbnet" and ext.pooling == "stats" and ext.aggregate == "none"
-    assert clf.named_steps["vote"].n_crops == params["n_crops"]
+    search = clf.named_steps["vote"]  # C by inner cross-validation
+    assert search.estimator.n_crops == params["n_crops"] and "estimator__svm__C" in search.param_grid
 
 
 def test_unknown_preset_lists_the_names():
