@@ -51,9 +51,12 @@ def make_images(folder, n, seed=0):
 
 def fit_fast_model(path, images):
     from ddriqa.classification.persistence import save_classifier
-    from ddriqa.classification.pipelines import make_preset_classifier
+    from ddriqa.classification.pipelines import make_pooled_ddr_classifier
+    from ddriqa.features.presets import preset_params
 
-    clf = make_preset_classifier("ddr-fast", device="cpu")
+    p = preset_params("ddr-fast")
+    clf = make_pooled_ddr_classifier(weights=p["weights"], layer=p["layer"], crop=p["crop"], crops=p["crops"],
+                                     n_crops=p["n_crops"], C=1.0, device="cpu")
     y = [CLASSES[i % len(CLASSES)] for i in range(len(images))]
     clf.fit([str(p) for p in images], y)
     save_classifier(clf, path)
