@@ -47,6 +47,8 @@ def main(argv=None):
     parser.add_argument("--output", required=True, help=".npz file of the classifier")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--fuse-brisque", action="store_true",
+                        help="BRISQUE of the whole image beside each crop's DDR features (the brisque+ddr method)")
     parser.add_argument("--cache", default=None,
                         help="A .npy file for the features: reused when it exists and matches the images")
     args = parser.parse_args(argv)
@@ -88,6 +90,17 @@ def main(argv=None):
             cache.with_suffix(".json").write_text(json.dumps({"paths": paths, "preset": args.preset,
                                                               "seconds": seconds}), encoding="utf-8")
     _log(f"features {X.shape} in {seconds:.0f} s ({len(paths) / seconds:.2f} images/s)")
+    features_step = model.steps[0]
+    if args.fuse_brisque:
+        from ddriqa.features.brisque import BRISQUEExtractor
+        from ddriqa.features.fusion import FusedCropFeatures, fuse_crop_features
+
+        t0 = time.perf_counter()
+        B = BRISQUEExtractor().fit(paths).transform(paths)
+        seconds += time.perf_counter() - t0
+        X = fuse_crop_features(X, B, int(extractor.n_crops_))
+        features_step = ("features", FusedCropFeatures(extractor, BRISQUEExtractor()).fit())
+        _log(f"fused with BRISQUE: {X.shape}")
     groups = table["reference"].astype(str).to_numpy()
     head.fit(X, y, **{f"{head.steps[-1][0]}__groups": groups})
     search = head.steps[-1][1]
@@ -95,7 +108,7 @@ def main(argv=None):
     if chosen is not None:
         _log(f"inner-CV choice {chosen}, accuracy {search.best_score_:.3f} (folds grouped by reference)")
     train_acc = float(np.mean(head.predict(X) == y))
-    fitted = Pipeline([model.steps[0], *head.steps])
+    fitted = Pipeline([features_step, *head.steps])
     out.parent.mkdir(parents=True, exist_ok=True)
     save_classifier(fitted, out)
     size = out.stat().st_size
@@ -105,8 +118,10 @@ def main(argv=None):
     card = [
         f"# {out.name}",
         "",
-        f"The default classifier of `ddriqa classify` (model name `ddr`): preset `{args.preset}` "
-        f"({PRESETS[args.preset]['about']}).",
+        (f"The fusion classifier (`ddriqa classify --model fusion`): BRISQUE of the whole image beside each crop's "
+         f"features of preset `{args.preset}` ({PRESETS[args.preset]['about']})." if args.fuse_brisque else
+         f"The default classifier of `ddriqa classify` (model name `ddr`): preset `{args.preset}` "
+         f"({PRESETS[args.preset]['about']})."),
         "",
         "| field | value |",
         "|---|---|",
@@ -124,7 +139,8 @@ def main(argv=None):
         f"{platform.processor() or platform.machine()}, torch threads {__import__('torch').get_num_threads()} |",
         f"| file | {size} bytes |",
         f"| made | {datetime.date.today().isoformat()}, git {_commit()}, `python tools/train_default_model.py "
-        f"{' '.join('--data ' + d for d in args.data)} --preset {args.preset} --output {out}` |",
+        f"{' '.join('--data ' + d for d in args.data)} --preset {args.preset}"
+        f"{' --fuse-brisque' if args.fuse_brisque else ''} --output {out}` |",
         "",
         "Data (synthetic only; every folder is `ddriqa degrade` output with its references in `refimgs/`):",
         "",

@@ -201,4 +201,5 @@ ALLOWED_CLASSES = {
                                        _check_crop_vote),
     "DDRExtractor": AllowedClass("ddriqa.features.ddr", None, _rebuild_stateless),
     "BRISQUEExtractor": AllowedClass("ddriqa.features.brisque", None, _rebuild_stateless),
+    "FusedCropFeatures": AllowedClass("ddriqa.features.fusion", None, _rebuild_stateless),
 }

@@ -20,6 +20,8 @@ __all__ = ["DEFAULT_MODEL", "MODEL_ALIASES", "NoShippedModelError", "load_named_
 MODEL_ALIASES = {
     # the ddr preset (Real-ESRGAN pooled crop vote), trained on LIVE-like Kodak24 + BSDS500 sets
     "ddr": "ddr_live_like",
+    # BRISQUE of the whole image beside each crop's ddr features, same training data
+    "fusion": "fusion_live_like",
     "brisque": "brisque_kodak",
 }
 

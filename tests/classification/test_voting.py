@@ -78,3 +78,34 @@ def test_vote_pipeline_round_trip(tmp_path):
     loaded = load_classifier(tmp_path / "m.npz")
     np.testing.assert_allclose(loaded.decision_function(images), clf.decision_function(images), atol=1e-6)
     assert loaded.named_steps["vote"].estimator_.steps[-1][1].coef_.shape == (1, 2 * 3 * 4)
+
+
+def test_fused_brisque_ddr_vote_pipeline_round_trip(tmp_path):
+    """BRISQUE beside each crop's DDR block, crop vote; saved without pickle, same decisions after load."""
+    import torch
+    from conftest import textured_image
+    from sklearn.pipeline import Pipeline
+
+    from ddriqa.classification.persistence import load_classifier, save_classifier
+    from ddriqa.classification.pipelines import pooled_svm
+    from ddriqa.features.brisque import BRISQUEExtractor
+    from ddriqa.features.ddr import DDRExtractor
+    from ddriqa.features.fusion import FusedCropFeatures
+    from ddriqa.models.srresnet import SRResNet
+    from ddriqa.models.weights import save_weights
+
+    net = SRResNet(num_features=4, num_blocks=1)
+    with torch.no_grad():
+        net.reset_parameters(torch.Generator().manual_seed(5))
+    save_weights(net, tmp_path / "net.safetensors")
+    ddr = DDRExtractor(weights=str(tmp_path / "net.safetensors"), layer="Conv1", crop=16, crops="grid", n_crops=4,
+                       pooling="stats", aggregate="none", device="cpu")
+    images = [textured_image(48, 48, seed=i) for i in range(8)]
+    images[4:] = [np.clip(im.astype(int) // 3, 0, 255).astype(np.uint8) for im in images[4:]]
+    y = np.repeat(["bright", "dark"], 4)
+    clf = Pipeline([("features", FusedCropFeatures(ddr, BRISQUEExtractor())),
+                    ("vote", CropVoteClassifier(pooled_svm(1.0), n_crops=4))]).fit(images, y)
+    assert clf.named_steps["vote"].n_features_in_ == 4 * (12 + 36)
+    save_classifier(clf, tmp_path / "f.npz")
+    loaded = load_classifier(tmp_path / "f.npz")
+    np.testing.assert_allclose(loaded.decision_function(images), clf.decision_function(images), atol=1e-6)
