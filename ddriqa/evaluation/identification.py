@@ -281,10 +281,9 @@ def _materialise(recipe, feats):
     w = spec["extractor"]["weights"]
     ddr, brisque = feats.pooled(preset), feats.brisque()
     if spec["head"] == "crop-vote":  # BRISQUE (of the whole image) beside each crop's block
-        n = int(spec["extractor"]["n_crops"])
-        per_crop = ddr.reshape(len(ddr), n, -1)
-        tiled = np.repeat(brisque[:, None, :], n, axis=1)
-        fused = np.concatenate([per_crop, tiled], axis=2).reshape(len(ddr), -1)
+        from ddriqa.features.fusion import fuse_crop_features
+
+        fused = fuse_crop_features(ddr, brisque, int(spec["extractor"]["n_crops"]))
     else:
         fused = np.hstack([brisque, ddr])
     return fused, ["brisque", ("pooled", preset, w)]

@@ -114,7 +114,7 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
     """Deep degradation representation of image crops: an SR network's features, flat or pooled.
 
     With the defaults it is the paper's representation: the flattened ``ResBlock16`` map of the
-    central 96x96 crop (``DDRExtractor(**PRESETS["paper"])``). The options make other
+    central 96x96 crop (``DDRExtractor(**preset_params("paper"))``, :mod:`ddriqa.features.presets`). The options make other
     representations of the same network: several layers concatenated, per-channel statistics
     instead of the flattened map (``pooling="stats"``), several crops per image (a grid, random
     positions, or tiles covering the image) whose features are averaged (``aggregate="mean"``) or
