@@ -3,9 +3,9 @@
 In one run, on the same folder of generated 768x512 JPEGs, each model is timed as the wall time
 of a fresh ``ddriqa classify FOLDER --model M -o out.csv`` subprocess (imports, model loading,
 decoding, features, head and CSV included: what a user sees); images/s = images / wall time.
-Models: the shipped default (``ddr``: Real-ESRGAN pooled crop vote), ``brisque``, and the
-``ddr-fast`` preset (fitted here on a few generated images and saved: its speed does not
-depend on the head's values). Each model runs once first to warm the caches (the first use of
+Models: the shipped default (``--model ddr``: preset ``ddr-9``), ``brisque``, and the pooled
+presets of ``--presets`` (default ``ddr``, ``ddr-fast`` and ``ddr-9-deep``; fitted here on a few
+generated images and saved: their speed does not depend on the head's values). Each model runs once first to warm the caches (the first use of
 ``realesrgan_x4plus`` converts the ncnn files once, ~45 s), then ``--rounds`` times in turn.
 
 Usage (from the repository root)::
@@ -49,12 +49,13 @@ def make_images(folder, n, seed=0):
     return paths
 
 
-def fit_fast_model(path, images):
+def fit_preset_model(path, images, preset):
+    """A classifier of a pooled preset fitted on a few generated images (its speed does not depend on the head)."""
     from ddriqa.classification.persistence import save_classifier
     from ddriqa.classification.pipelines import make_pooled_ddr_classifier
     from ddriqa.features.presets import preset_params
 
-    p = preset_params("ddr-fast")
+    p = preset_params(preset)
     clf = make_pooled_ddr_classifier(weights=p["weights"], layer=p["layer"], crop=p["crop"], crops=p["crops"],
                                      n_crops=p["n_crops"], C=1.0, device="cpu")
     y = [CLASSES[i % len(CLASSES)] for i in range(len(images))]
@@ -77,13 +78,18 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--output", default=None)
+    parser.add_argument("--presets", default="ddr,ddr-fast,ddr-9-deep",
+                        help="pooled presets to time beside the shipped models (fitted here on 12 images)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ddriqa-speed-") as tmp:
         tmp = Path(tmp)
         (tmp / "imgs").mkdir()
         images = make_images(tmp / "imgs", args.images)
-        fit_fast_model(tmp / "ddr_fast.npz", images[:12])
-        models = {"ddr (default)": "ddr", "ddr-fast": tmp / "ddr_fast.npz", "brisque": "brisque"}
+        models = {"default (--model ddr, preset ddr-9)": "ddr"}
+        for preset in [s.strip() for s in args.presets.split(",") if s.strip()]:
+            fit_preset_model(tmp / f"{preset}.npz", images[:12], preset)
+            models[f"preset {preset}"] = tmp / f"{preset}.npz"
+        models["brisque"] = "brisque"
         for model in models.values():  # warm-up: file caches, the one-time Real-ESRGAN conversion
             time_classify(tmp / "imgs", model, tmp / "out.csv")
         walls = {name: [] for name in models}

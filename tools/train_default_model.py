@@ -49,8 +49,12 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fuse-brisque", action="store_true",
                         help="BRISQUE of the whole image beside each crop's DDR features (the brisque+ddr method)")
-    parser.add_argument("--cache", default=None,
-                        help="A .npy file for the features: reused when it exists and matches the images")
+    parser.add_argument("--cache", action="append", default=[],
+                        help="A .npy file for the features: reused when it exists and matches the images. "
+                             "Once for all --data, or once per --data (in the same order)")
+    parser.add_argument("--extract-only", action="store_true",
+                        help="Extract (and cache) the features, then stop: run one process per --data/--cache "
+                             "pair in parallel, then once more with all of them to train")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -64,7 +68,7 @@ def main(argv=None):
     from ddriqa.features.presets import PRESETS
 
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
+    if out.exists() and not args.overwrite and not args.extract_only:
         parser.error(f"{out} exists; pass --overwrite to replace it")
     tables = [with_pristine(load_dataset(d), d).assign(source=str(d)) for d in args.data]
     table = pd.concat(tables, ignore_index=True)
@@ -74,21 +78,21 @@ def main(argv=None):
     model = make_preset_classifier(args.preset, device=args.device)
     extractor, head = model.steps[0][1], Pipeline(model.steps[1:])
     extractor.fit()
-    cache = Path(args.cache) if args.cache else None
-    X, seconds = None, None
-    if cache is not None and cache.is_file() and cache.with_suffix(".json").is_file():
-        meta = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8"))
-        if meta.get("paths") == paths and meta.get("preset") == args.preset:
-            X, seconds = np.load(cache, allow_pickle=False), meta["seconds"]
-            _log(f"features from {cache}")
-    if X is None:
-        t0 = time.perf_counter()
-        X = extractor.transform(paths)
-        seconds = time.perf_counter() - t0
-        if cache is not None:
-            np.save(cache, X)
-            cache.with_suffix(".json").write_text(json.dumps({"paths": paths, "preset": args.preset,
-                                                              "seconds": seconds}), encoding="utf-8")
+    if args.cache and len(args.cache) not in (1, len(args.data)):
+        parser.error(f"give --cache once, or once per --data ({len(args.data)}), not {len(args.cache)} times")
+    if len(args.cache) == len(args.data):  # one cache per folder
+        parts = [(Path(c), table.index[table["source"] == str(d)]) for c, d in zip(args.cache, args.data)]
+    else:
+        parts = [(Path(args.cache[0]) if args.cache else None, table.index)]
+    blocks, seconds = [], 0.0
+    for cache, rows in parts:
+        block, took = _features(extractor, [paths[i] for i in rows], cache, args.preset)
+        blocks.append(block)
+        seconds += took
+    if args.extract_only:
+        _log("features cached; --extract-only: not training")
+        return 0
+    X = np.concatenate(blocks)
     _log(f"features {X.shape} in {seconds:.0f} s ({len(paths) / seconds:.2f} images/s)")
     features_step = model.steps[0]
     if args.fuse_brisque:
@@ -154,6 +158,26 @@ def main(argv=None):
     out.with_suffix(".md").write_text("\n".join(card), encoding="utf-8")
     _log(f"wrote {out} ({size} bytes) and {out.with_suffix('.md')}; training accuracy {train_acc:.3f}")
     return 0
+
+
+def _features(extractor, paths, cache, preset):
+    """Features of ``paths`` and the seconds their extraction took, from ``cache`` when it matches."""
+    import numpy as np
+
+    if cache is not None and cache.is_file() and cache.with_suffix(".json").is_file():
+        meta = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8"))
+        if meta.get("paths") == paths and meta.get("preset") == preset:
+            _log(f"features from {cache}")
+            return np.load(cache, allow_pickle=False), meta["seconds"]
+    t0 = time.perf_counter()
+    X = extractor.transform(paths)
+    seconds = time.perf_counter() - t0
+    if cache is not None:
+        np.save(cache, X)
+        cache.with_suffix(".json").write_text(json.dumps({"paths": paths, "preset": preset, "seconds": seconds}),
+                                              encoding="utf-8")
+    _log(f"{len(paths)} images in {seconds:.0f} s ({len(paths) / seconds:.2f} images/s)")
+    return X, seconds
 
 
 def _has_tabulate():

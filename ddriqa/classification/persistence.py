@@ -20,8 +20,9 @@ One NumPy ``.npz`` archive, read with ``numpy.load(allow_pickle=False)``:
 
 A fitted :class:`~sklearn.model_selection.GridSearchCV` is stored as its ``best_estimator_``
 (the search results go to ``info``). A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
-its parameters: a shipped weights name, the absolute path of a weights file (with its
-SHA-256, checked on load), or ``"random"`` / ``"random_rrdbnet"`` with an integer ``random_state``; an in-memory
+its parameters: a shipped weights name, the absolute path of a weights file (with the SHA-256
+of its tensors, :func:`ddriqa.models.weights.tensor_sha256`, checked on load, and the file's own
+SHA-256 for the record; files that carry only the file digest are checked by it), or ``"random"`` / ``"random_rrdbnet"`` with an integer ``random_state``; an in-memory
 ``torch.nn.Module`` cannot be stored (save it with
 :func:`ddriqa.models.weights.save_weights` and pass the path).
 
@@ -196,7 +197,7 @@ def _ddr_params_for_saving(params, where):
                     f"cannot save {where}: weights={text!r} needs an integer random_state to be reproducible"
                 )
         else:
-            from ddriqa.models.weights import resolve_weights, sha256_file
+            from ddriqa.models.weights import resolve_weights, sha256_file, tensor_sha256
 
             try:
                 path = resolve_weights(text)
@@ -205,6 +206,7 @@ def _ddr_params_for_saving(params, where):
             looks_like_name = Path(text).name == text and not text.endswith(".safetensors") and not Path(text).is_file()
             params["weights"] = text if looks_like_name else os.fspath(Path(path).resolve())
             params["__weights_sha256__"] = sha256_file(path)
+            params["__weights_tensor_sha256__"] = tensor_sha256(path)
     else:
         raise InputError(
             f"cannot save {where}: its weights are an in-memory {type(weights).__name__}; save the network "
@@ -337,7 +339,9 @@ class _Decoder:
         if not isinstance(params, dict) or not isinstance(fitted, dict):
             self.fail(f"{where}: params and fitted must be JSON objects")
         params = dict(params)
-        sha = params.pop("__weights_sha256__", None) if name == "DDRExtractor" else None
+        sha = None
+        if name == "DDRExtractor":
+            sha = (params.pop("__weights_sha256__", None), params.pop("__weights_tensor_sha256__", None))
         allowed_params = set(inspect.signature(cls).parameters) - {"self"}
         unknown = sorted(set(params) - allowed_params)
         if unknown:
@@ -383,7 +387,21 @@ class _Decoder:
         from ddriqa.models.weights import resolve_weights, sha256_file
 
         path = resolve_weights(weights)  # ModelFileError naming the weights when missing
-        if sha is not None and sha256_file(path) != sha:
+        file_sha, tensor_sha = sha if sha is not None else (None, None)
+        if tensor_sha is not None:  # the tensors decide: a file rewritten by another safetensors version is the same network
+            from ddriqa.models.weights import tensor_sha256
+
+            try:
+                actual = tensor_sha256(path)
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is refused, never unpickled
+                self.fail(f"{where}: the weights file {path} is not a readable safetensors file ({exc}), so its "
+                          "tensor sha256 cannot match the network the classifier was trained with")
+            if actual != tensor_sha:
+                self.fail(
+                    f"{where}: the weights file {path} holds other tensors than the network the classifier "
+                    "was trained with (tensor sha256 mismatch)"
+                )
+        elif file_sha is not None and sha256_file(path) != file_sha:
             self.fail(
                 f"{where}: the weights file {path} differs from the one the classifier was trained with "
                 "(sha256 mismatch)"

@@ -444,7 +444,7 @@ def make_preset_classifier(name, *, features=True, device="auto", **overrides):
     ----------
     name : str
         ``"paper"`` (:func:`make_ddr_classifier`: flattened map, PCA(120), linear SVM),
-        ``"ddr"`` or ``"ddr-fast"`` (:func:`make_pooled_ddr_classifier`, crop vote).
+        ``"ddr"``, ``"ddr-fast"`` or ``"ddr-9"`` (:func:`make_pooled_ddr_classifier`, crop vote).
     features : bool, default=True
         ``False``: the head only, for precomputed features.
     device : str, default="auto"

@@ -12,6 +12,7 @@ from ddriqa.cli._common import (
     log,
     plural,
 )
+from ddriqa.features.presets import POOLED_PRESETS
 
 
 @click.command("train")
@@ -20,7 +21,7 @@ from ddriqa.cli._common import (
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Where to save the classifier (JSON + .npz, no pickle).")
 @click.option("--features", type=click.Choice(["ddr", "brisque"]), default="ddr", show_default=True)
-@click.option("--preset", type=click.Choice(["ddr", "ddr-fast"]), default=None,
+@click.option("--preset", type=click.Choice(list(POOLED_PRESETS)), default=None,
               help="DDR: a pooled preset (Real-ESRGAN channel statistics, crop vote; CLI.md, 'Presets') "
                    "instead of the paper's head; --weights/--layer/--crop/--n-components are then the preset's.")
 @click.option("--pristine", is_flag=True,

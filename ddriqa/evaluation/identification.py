@@ -9,12 +9,12 @@ Methods (``--methods``):
   PCA fitted on each split's train side, linear SVM. One row per backbone
   (``paper:<name>`` when backbones are named).
 - ``paper-random``: the same with a seeded random SRResNet (the paper's control).
-- ``ddr``, ``ddr-fast``: the pooled presets of :mod:`ddriqa.features.presets` (channel
+- ``ddr``, ``ddr-fast``, ``ddr-9``: the pooled presets of :mod:`ddriqa.features.presets` (channel
   statistics of Real-ESRGAN feature maps on a grid of crops, standardisation, linear SVM per
   crop with C = :data:`POOLED_C`, decisions averaged over the crops).
-- ``ddr-random``, ``ddr-fast-random``: the same preset on a seeded random network of the same
+- ``ddr-random``, ``ddr-fast-random``, ``ddr-9-random``: the same preset on a seeded random network of the same
   architecture (:func:`ddriqa.models.backbones.random_twin`): what training adds.
-- ``brisque+ddr``, ``brisque+ddr-fast``: BRISQUE (of the whole image) beside each crop's
+- ``brisque+ddr``, ``brisque+ddr-fast``, ``brisque+ddr-9``: BRISQUE (of the whole image) beside each crop's
   features, the preset's head (fusion).
 
 Protocols: ``content`` (content-disjoint: references never shared between train and test) and
@@ -40,10 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from ddriqa.errors import InputError
+from ddriqa.features.presets import POOLED_PRESETS as _POOLED
 
 __all__ = ["METHODS", "ddr_method_name", "method_features", "method_names", "run_identification_benchmark"]
 
-_POOLED = ("ddr", "ddr-fast")
 #: C of the pooled heads in the benchmark: fixed, chosen once by 5-fold cross-validation grouped by
 #: reference on a separate development set (the BSDS500 train+test LIVE-like set, see
 #: benchmarks/results/identification.md), so that no split's test side informs it and each split

@@ -17,6 +17,14 @@ builds the whole classifier). The presets:
 ``ddr-fast``
     The same with ``RRDB1`` and ``RRDB2`` only: half the network depth, about twice
     as fast.
+``ddr-9``
+    ``RRDB1`` and ``RRDB2`` statistics on a 3 x 3 grid of 64 x 64 crops (corners,
+    edge middles and centre), the head of ``ddr``. About the work of ``ddr`` (18 instead of 16
+    RRDB block passes of a 64 x 64 crop): a vote over nine crops covers more of the image than
+    four deeper ones (``benchmarks/results/identification.md``).
+``ddr-9-deep``
+    ``ddr`` on the 3 x 3 grid (``RRDB1``, ``RRDB2``, ``RRDB4``): 2.25 times the work of ``ddr``,
+    the most accurate pure DDR preset.
 
 :data:`DEFAULT_WEIGHTS`, :data:`DEFAULT_LAYER` and :data:`DEFAULT_CROP` are what the extractor,
 the CLI and the pipeline factories use when nothing is named (the paper's settings).
@@ -26,7 +34,8 @@ from __future__ import annotations
 
 from ddriqa.errors import InputError
 
-__all__ = ["DEFAULT_CROP", "DEFAULT_LAYER", "DEFAULT_PRESET", "DEFAULT_WEIGHTS", "PRESETS", "preset_params"]
+__all__ = ["DEFAULT_CROP", "DEFAULT_LAYER", "DEFAULT_PRESET", "DEFAULT_WEIGHTS", "POOLED_PRESETS", "PRESETS",
+           "preset_params"]
 
 #: the backbone used when none is named (our SRGAN generator, shipped in ``weights/``)
 DEFAULT_WEIGHTS = "srgan_x4_gr"
@@ -56,7 +65,23 @@ PRESETS = {
         "head": "crop-vote",
         "about": "as ddr with RRDB1+RRDB2 only (half the depth)",
     },
+    "ddr-9": {
+        "extractor": {"weights": "realesrgan_x4plus", "layer": ("RRDB1", "RRDB2"), "crop": 64,
+                      "crops": "grid", "n_crops": 9, "pooling": "stats", "aggregate": "none"},
+        "head": "crop-vote",
+        "about": "Real-ESRGAN RRDB1/2 channel statistics of 3x3 grid 64x64 crops, linear SVM per crop, "
+                 "decisions averaged (about the work of ddr)",
+    },
+    "ddr-9-deep": {
+        "extractor": {"weights": "realesrgan_x4plus", "layer": ("RRDB1", "RRDB2", "RRDB4"), "crop": 64,
+                      "crops": "grid", "n_crops": 9, "pooling": "stats", "aggregate": "none"},
+        "head": "crop-vote",
+        "about": "as ddr on a 3x3 grid of 64x64 crops (2.25x the work of ddr, the most accurate pure DDR preset)",
+    },
 }
+
+#: the presets with the pooled crop-vote head (benchmark methods, ``ddriqa train --preset`` choices)
+POOLED_PRESETS = tuple(name for name, spec in PRESETS.items() if spec["head"] == "crop-vote")
 
 #: the preset of the shipped default classifier
 DEFAULT_PRESET = "ddr"

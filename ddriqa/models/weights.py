@@ -74,6 +74,38 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def tensor_sha256(path):
+    """Hex SHA-256 of the tensors of a ``.safetensors`` file, independent of how the file was written.
+
+    The digest covers, for every tensor in name order, its name, dtype, shape and raw bytes, and
+    nothing else: two files with the same tensors have the same digest even when the safetensors
+    library that wrote them orders or pads the header differently (the file's own SHA-256,
+    :func:`sha256_file`, then differs). Classifiers record this digest of their backbone, so a
+    backbone converted on another machine (``realesrgan_x4plus`` is converted once per user
+    cache) is recognised as the same network.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> from safetensors.torch import save_file
+    >>> d = tempfile.mkdtemp()
+    >>> save_file({"b": torch.zeros(2), "a": torch.ones(3)}, d + "/x.safetensors", metadata={"k": "1"})
+    >>> save_file({"a": torch.ones(3), "b": torch.zeros(2)}, d + "/y.safetensors")
+    >>> tensor_sha256(d + "/x.safetensors") == tensor_sha256(d + "/y.safetensors")
+    True
+    """
+    import torch
+    from safetensors import safe_open
+
+    h = hashlib.sha256()
+    with safe_open(os.fspath(path), framework="pt") as f:
+        for name in sorted(f.keys()):
+            t = f.get_tensor(name).contiguous()
+            h.update(f"{name}\0{str(t.dtype).removeprefix('torch.')}\0{tuple(t.shape)}\0".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def provenance_card(record):
     """A short Markdown rendering of a provenance record (the ``<weights>.md`` beside the JSON)."""
     lines = [f"# {record.get('file', 'weights')}", ""]

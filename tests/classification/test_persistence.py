@@ -82,6 +82,45 @@ def test_round_trip_with_images_and_a_weights_file(tmp_path):
         load_classifier(path)
 
 
+def test_weights_rewritten_with_the_same_tensors_still_load_and_other_tensors_are_refused(tmp_path):
+    """The classifier checks its backbone by the tensors, not the file bytes (another safetensors
+    version, or other metadata, writes other bytes for the same network)."""
+    import json as _json
+
+    import torch
+    from conftest import textured_image
+    from safetensors.torch import load_file, save_file
+
+    from ddriqa.models.srresnet import SRResNet
+    from ddriqa.models.weights import save_weights, sha256_file, tensor_sha256
+
+    weights = save_weights(SRResNet(num_features=4, num_blocks=2), tmp_path / "tiny.safetensors")
+    images = [textured_image(20, 20, seed=i) for i in range(10)]
+    y = np.array(["a", "b"] * 5)
+    model = make_ddr_classifier(weights=str(weights), layer="ResBlock1", crop=12, n_components=4,
+                                device="cpu").fit(images, y)
+    path = save_classifier(model, tmp_path / "full.npz")
+    with np.load(path) as z:
+        doc = str(z["__ddriqa_classifier__"])
+    assert tensor_sha256(weights) in doc and sha256_file(weights) in doc
+    # same tensors, other bytes: extra metadata and another tensor order
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        meta = dict(f.metadata())
+    tensors = load_file(str(weights))
+    before = sha256_file(weights)
+    save_file(dict(reversed(list(tensors.items()))), str(weights), metadata={**meta, "note": _json.dumps("rewritten")})
+    assert sha256_file(weights) != before
+    _assert_same(model, load_classifier(path), images)
+    # other tensors: refused, naming the reason
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first] + torch.ones_like(tensors[first])
+    save_file(tensors, str(weights), metadata=meta)
+    with pytest.raises(ModelFileError, match="tensor sha256 mismatch"):
+        load_classifier(path)
+
+
 def test_unstorable_models_are_refused(tmp_path):
     from conftest import textured_image
 

@@ -1,0 +1,367 @@
+"""Research harness for DDR identification heads: extract rich per-crop statistics once, try heads.
+
+``extract`` runs an SR backbone over a LIVE-layout folder (with its ``refimgs/`` as the
+``pristine`` class) and stores, for every image, crop, tapped layer and channel, several
+statistics of the feature map: mean, standard deviation, mean absolute value, kurtosis and the
+mean absolute spatial difference (between neighbouring positions, both axes, divided by the
+standard deviation: how smooth the map is). Crops: a ``g x g`` grid of ``crop x crop`` patches at
+the image's own scale, and optionally another grid on the image downscaled by 2 (area
+interpolation), which sees four times the content per crop. The 3 x 3 grid contains the 2 x 2
+grid's corner crops, so one extraction serves both.
+
+``evaluate`` reads such files and scores named variants (which crops, layers, statistics, how
+crops are aggregated, which head) on the benchmark's content-disjoint splits
+(:func:`ddriqa.evaluation.protocol.content_disjoint_splits`, same seed and test size as
+``ddriqa benchmark``), printing the median macro precision and accuracy of each.
+
+The features are a cache of this script only (kept outside the repository, e.g. ``/tmp``).
+
+Examples::
+
+    python benchmarks/ddr_variants.py extract /tmp/live_kodak -o /tmp/ddrv/kodak.npz
+    python benchmarks/ddr_variants.py extract /tmp/live_kodak --weights random_rrdbnet -o /tmp/ddrv/kodak_random.npz
+    python benchmarks/ddr_variants.py evaluate /tmp/ddrv/kodak.npz --splits 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+STATS = ("mean", "std", "absmean", "kurt", "tv")
+
+
+def _stats(fea):
+    """(B, C, H, W) -> (B, len(STATS), C) float32."""
+    import torch
+
+    x = fea.float()
+    m = x.mean(dim=(2, 3))
+    d = x - m[:, :, None, None]
+    var = (d * d).mean(dim=(2, 3))
+    sd = var.sqrt()
+    am = x.abs().mean(dim=(2, 3))
+    kurt = (d ** 4).mean(dim=(2, 3)) / (var * var + 1e-12)
+    tv = ((x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean(dim=(2, 3))
+          + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean(dim=(2, 3))) / (sd + 1e-6)
+    return torch.stack([m, sd, am, kurt, tv], dim=1)
+
+
+def _grid(h, w, crop, g):
+    from ddriqa.features.pooling import crop_boxes
+
+    return crop_boxes(h, w, crop, "grid", g * g)
+
+
+def extract(args):
+    """Write the per-crop statistics of every image of ``args.data`` to ``args.output`` (.npz)."""
+    import cv2
+    import torch
+
+    from ddriqa.evaluation.identification import _load_table
+    from ddriqa.features.ddr import _reflect_to
+    from ddriqa.io import read_image
+    from ddriqa.models.backbones import build_backbone, forward_layers
+
+    torch.set_num_threads(args.threads)
+    table = _load_table(args.data, True, None)
+    layers = args.layers.split(",")
+    model = build_backbone(args.weights, seed=0).eval().to(memory_format=torch.channels_last)
+    n = len(table)
+    scales = [1.0] + ([0.5] if args.half_grid else [])
+    grids = [args.grid] + ([args.half_grid] if args.half_grid else [])
+    n_crops = sum(g * g for g in grids)
+    feats = None
+    t0 = time.perf_counter()
+    for i, path in enumerate(table["path"]):
+        img = read_image(path, dtype="float32")
+        crops = []
+        for s, g in zip(scales, grids):
+            im = img if s == 1.0 else cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)),
+                                                 interpolation=cv2.INTER_AREA)
+            im = _reflect_to(im, args.crop, args.crop)
+            crops += [im[t:t + args.crop, l:l + args.crop] for t, l in _grid(*im.shape[:2], args.crop, g)]
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).permute(0, 3, 1, 2)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            maps = forward_layers(model, x, layers)
+            if feats is None:
+                feats = np.zeros((n, n_crops, len(layers), len(STATS), maps[layers[0]].shape[1]), dtype=np.float32)
+            for k, name in enumerate(layers):
+                feats[i, :, k] = _stats(maps[name]).numpy()
+        if (i + 1) % 50 == 0:
+            print(f"{i + 1}/{n} {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.output, feats=feats, y=table["distortion"].to_numpy().astype(str),
+             groups=table["reference"].to_numpy().astype(str), paths=table["path"].to_numpy().astype(str),
+             layers=np.array(layers), stats=np.array(STATS), grids=np.array(grids),
+             seconds=time.perf_counter() - t0)
+    print(f"{n} images, {time.perf_counter() - t0:.0f} s -> {args.output}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------ evaluate
+def crop_index(grids, which):
+    """Indices of the crops of a variant: 'g3' (all full-scale), 'g2' (the 2x2 corners), 'h2' (half-scale)."""
+    g = int(grids[0])
+    full = list(range(g * g))
+    corners = [0, g - 1, g * (g - 1), g * g - 1] if g > 1 else [0]
+    half = list(range(g * g, g * g + int(grids[1]) ** 2)) if len(grids) > 1 else []
+    out = []
+    for part in which.split("+"):
+        out += {"g3": full, "g2": corners, "h2": half}[part]
+    return out
+
+
+def variant_matrix(data, crops, layers, stats):
+    """(n_images, n_crops, n_features) of the chosen crops, layers and statistics."""
+    li = [list(data["layers"]).index(s) for s in layers]
+    si = [list(data["stats"]).index(s) for s in stats]
+    f = data["feats"][:, crop_index(data["grids"], crops)][:, :, li][:, :, :, si]
+    return f.reshape(f.shape[0], f.shape[1], -1)
+
+
+def brisque_matrix(data):
+    """BRISQUE features (n, 36) of the images of a features file, cached beside it."""
+    path = Path(str(data["_file"]) + ".brisque.npy")
+    if path.is_file():
+        return np.load(path)
+    from ddriqa.features.brisque import BRISQUEExtractor
+
+    paths = [str(p) for p in data["paths"]]
+    B = BRISQUEExtractor().fit(paths).transform(paths)
+    np.save(path, B)
+    return B
+
+
+def _features_for(data, v):
+    """Rows for a variant: per crop (vote heads) or per image (pooled heads)."""
+    if v.get("head") == "brisque":
+        return brisque_matrix(data)
+    X = variant_matrix(data, v["crops"], v["layers"], v["stats"])
+    if v.get("fuse_brisque"):  # BRISQUE of the whole image beside each crop's block (the fusion method)
+        B = brisque_matrix(data)
+        X = np.concatenate([X, np.repeat(B[:, None, :].astype(X.dtype), X.shape[1], axis=1)], axis=2)
+    if v.get("log"):
+        X = np.sign(X) * np.log1p(np.abs(X))
+    agg = v.get("aggregate", "none")
+    if agg == "none":
+        return X
+    parts = [X.mean(axis=1)]
+    if "std" in agg:
+        parts.append(X.std(axis=1))
+    if "minmax" in agg:
+        parts += [X.min(axis=1), X.max(axis=1)]
+    return np.concatenate(parts, axis=1)
+
+
+def _head(v, n_crops):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from ddriqa.classification.pipelines import pooled_svm
+    from ddriqa.classification.voting import CropVoteClassifier
+
+    kind = v.get("head", "linear")
+    C = v.get("C", 1.0)
+    if kind == "brisque":
+        from sklearn.model_selection import GroupKFold
+
+        from ddriqa.classification.pipelines import make_brisque_classifier
+
+        return make_brisque_classifier(features=False, cv=GroupKFold(n_splits=5))
+    if kind == "linear":
+        base = pooled_svm(C)
+    elif kind == "logreg":
+        base = Pipeline([("scale", StandardScaler()),
+                         ("lr", LogisticRegression(C=C, class_weight="balanced", max_iter=2000))])
+    elif kind == "ridge":
+        from sklearn.linear_model import RidgeClassifier
+
+        base = Pipeline([("scale", StandardScaler()), ("ridge", RidgeClassifier(alpha=C, class_weight="balanced"))])
+    elif kind == "rbf":
+        base = Pipeline([("scale", StandardScaler()),
+                         ("svm", SVC(C=C, gamma="scale", class_weight="balanced"))])
+    else:
+        raise ValueError(kind)
+    if v.get("aggregate", "none") == "none" and n_crops > 1:
+        return CropVoteClassifier(base, n_crops=n_crops)
+    return base
+
+
+def _crop_summary(d, n_crops):
+    """Per-image mean, std, min and max over crops of per-crop decision values (n*k, c) -> (n, 4c)."""
+    d = d.reshape(-1, n_crops, d.shape[-1])
+    return np.concatenate([d.mean(1), d.std(1), d.min(1), d.max(1)], axis=1)
+
+
+class StackedCrops:
+    """Per-crop linear SVM; out-of-fold crop decisions summarised per image -> logistic regression."""
+
+    def __init__(self, n_crops, C=1.0, C2=1.0, groups=None, folds=5):
+        self.n_crops, self.C, self.C2, self.groups, self.folds = n_crops, C, C2, groups, folds
+
+    def fit(self, X, y):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import GroupKFold
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from ddriqa.classification.pipelines import pooled_svm
+
+        k = self.n_crops
+        Z = X.reshape(len(X) * k, -1)
+        yz = np.repeat(y, k)
+        oof = np.zeros((len(Z), len(np.unique(y))))
+        groups = self.groups if self.groups is not None else np.arange(len(X))
+        folds = max(2, min(self.folds, len(np.unique(groups))))
+        for tr, te in GroupKFold(n_splits=folds).split(X, y, groups):
+            ztr = (tr[:, None] * k + np.arange(k)).ravel()
+            zte = (te[:, None] * k + np.arange(k)).ravel()
+            oof[zte] = pooled_svm(self.C).fit(Z[ztr], yz[ztr]).decision_function(Z[zte])
+        self.base_ = pooled_svm(self.C).fit(Z, yz)
+        self.top_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C2, max_iter=2000,
+                                                                        class_weight="balanced"))
+        self.top_.fit(_crop_summary(oof, k), y)
+        return self
+
+    def predict(self, X):
+        k = self.n_crops
+        d = self.base_.decision_function(X.reshape(len(X) * k, -1))
+        return self.top_.predict(_crop_summary(d, k))
+
+
+def evaluate_variant(data, v, splits, test=None):
+    from ddriqa.evaluation.protocol import split_metrics
+
+    X = _features_for(data, v)
+    y = data["y"]
+    classes = sorted(set(y))
+    n_crops = X.shape[1] if X.ndim == 3 else 1
+    X2 = X.reshape(len(X), -1)
+    precs, accs, per_class = [], [], []
+    for tr, te in splits:
+        if v.get("head") == "stack":
+            clf = StackedCrops(n_crops, v.get("C", 1.0), v.get("C2", 1.0), groups=data["groups"][tr]).fit(X2[tr], y[tr])
+        elif v.get("head") == "brisque":
+            clf = _head(v, n_crops).fit(X2[tr], y[tr], svm__groups=data["groups"][tr])
+        else:
+            clf = _head(v, n_crops).fit(X2[tr], y[tr])
+        rows = split_metrics(y[te], clf.predict(X2[te]), classes)
+        per_class.append(rows[:-1])
+        m = rows[-1]
+        precs.append(m["precision"])
+        accs.append(m["accuracy"])
+    out = {"prec": float(np.median(precs)), "iqr": float(np.subtract(*np.percentile(precs, [75, 25]))),
+           "acc": float(np.median(accs)),
+           "classes": {c: (float(np.nanmedian([r[i]["precision"] for r in per_class])),
+                           float(np.nanmedian([r[i]["recall"] for r in per_class])))
+                       for i, c in enumerate(classes)}}
+    if test is not None:
+        Xt = _features_for(test, v).reshape(len(test["y"]), -1)
+        if v.get("head") == "stack":
+            clf = StackedCrops(n_crops, v.get("C", 1.0), v.get("C2", 1.0), groups=data["groups"]).fit(X2, y)
+        elif v.get("head") == "brisque":
+            clf = _head(v, n_crops).fit(X2, y, svm__groups=data["groups"])
+        else:
+            clf = _head(v, n_crops).fit(X2, y)
+        out["cross"] = split_metrics(test["y"], clf.predict(Xt), classes)[-1]["precision"]
+    return out
+
+
+def evaluate(args):
+    import json
+
+    from ddriqa.evaluation.protocol import content_disjoint_splits
+
+    data = dict(np.load(args.features), _file=args.features)
+    test = dict(np.load(args.test), _file=args.test) if args.test else None
+    if args.random:
+        data_random = dict(np.load(args.random), _file=args.random)
+        if not np.array_equal(data_random["paths"], data["paths"]):
+            raise SystemExit(f"{args.random}: not the images of {args.features}")
+    splits = content_disjoint_splits(data["groups"], n_splits=args.splits, test_size=0.2, seed=args.seed)
+    if args.variants == "report":
+        variants = REPORT_VARIANTS
+    else:
+        variants = json.loads(Path(args.variants).read_text()) if args.variants else DEFAULT_VARIANTS
+    for name, v in variants.items():
+        if (args.only and name not in args.only.split(",")) or (v.get("random") and not args.random):
+            continue
+        t = time.perf_counter()
+        on = data_random if v.get("random") else data
+        r = evaluate_variant(on, v, splits, None if v.get("random") or v.get("no_cross") else test)
+        extra = f"  cross {r['cross']:.3f}" if "cross" in r else ""
+        print(f"{name:40s} prec {r['prec']:.3f} (IQR {r['iqr']:.3f})  acc {r['acc']:.3f}{extra}  "
+              f"[{time.perf_counter() - t:.0f} s]", flush=True)
+        if args.per_class:
+            print("    " + "  ".join(f"{c} {p:.2f}/{rc:.2f}" for c, (p, rc) in r["classes"].items()), flush=True)
+
+
+L124 = ["RRDB1", "RRDB2", "RRDB4"]
+S3 = ["mean", "std", "absmean"]
+DEFAULT_VARIANTS = {
+    "ddr (g2, RRDB1/2/4, 3 stats, vote)": {"crops": "g2", "layers": L124, "stats": S3},
+    "g3 vote": {"crops": "g3", "layers": L124, "stats": S3},
+    "g2 +kurt,tv vote": {"crops": "g2", "layers": L124, "stats": list(STATS)},
+    "g2 mean+std agg": {"crops": "g2", "layers": L124, "stats": S3, "aggregate": "mean+std"},
+    "g3 mean+std agg": {"crops": "g3", "layers": L124, "stats": S3, "aggregate": "mean+std"},
+    "g3+h2 vote": {"crops": "g3+h2", "layers": L124, "stats": S3},
+    "h2 vote": {"crops": "h2", "layers": L124, "stats": S3},
+    "g3 stack": {"crops": "g3", "layers": L124, "stats": S3, "head": "stack"},
+    "g3+h2 stack": {"crops": "g3+h2", "layers": L124, "stats": S3, "head": "stack"},
+    "lite: g2 Conv1+RRDB1 vote": {"crops": "g2", "layers": ["Conv1", "RRDB1"], "stats": S3},
+    "lite: h2 Conv1+RRDB1 vote": {"crops": "h2", "layers": ["Conv1", "RRDB1"], "stats": S3},
+    "lite: g2+h2 RRDB1 vote": {"crops": "g2+h2", "layers": ["RRDB1"], "stats": S3},
+}
+
+
+#: the methods of benchmarks/results/identification.md's ddr-9 table, as variants of this harness
+REPORT_VARIANTS = {
+    "brisque": {"head": "brisque"},
+    "ddr": {"crops": "g2", "layers": L124, "stats": S3},
+    "ddr-random": {"crops": "g2", "layers": L124, "stats": S3, "random": True},
+    "ddr-fast": {"crops": "g2", "layers": L124[:2], "stats": S3},
+    "ddr-9": {"crops": "g3", "layers": L124[:2], "stats": S3},
+    "ddr-9-random": {"crops": "g3", "layers": L124[:2], "stats": S3, "random": True},
+    "ddr-9-deep": {"crops": "g3", "layers": L124, "stats": S3},
+    "ddr-9-deep-random": {"crops": "g3", "layers": L124, "stats": S3, "random": True},
+    "brisque+ddr": {"crops": "g2", "layers": L124, "stats": S3, "fuse_brisque": True},
+    "brisque+ddr-9": {"crops": "g3", "layers": L124[:2], "stats": S3, "fuse_brisque": True},
+    "brisque+ddr-9-deep": {"crops": "g3", "layers": L124, "stats": S3, "fuse_brisque": True},
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("extract")
+    e.add_argument("data")
+    e.add_argument("-o", "--output", required=True)
+    e.add_argument("--weights", default="realesrgan_x4plus")
+    e.add_argument("--layers", default="Conv1,RRDB1,RRDB2,RRDB3,RRDB4")
+    e.add_argument("--crop", type=int, default=64)
+    e.add_argument("--grid", type=int, default=3)
+    e.add_argument("--half-grid", type=int, default=2, help="grid on the half-scale image (0: none)")
+    e.add_argument("--threads", type=int, default=1)
+    v = sub.add_parser("evaluate")
+    v.add_argument("features")
+    v.add_argument("--test", help="features of a second set: train on all of the first, test on it")
+    v.add_argument("--random", help="features of the same images from the random-init network (variants with "
+                                    '"random": true use them)')
+    v.add_argument("--variants", help="JSON file: name -> variant; 'report': the methods of the identification report")
+    v.add_argument("--only", help="comma-separated variant names")
+    v.add_argument("--splits", type=int, default=20)
+    v.add_argument("--per-class", action="store_true", help="also print each class's median precision/recall")
+    v.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    extract(args) if args.cmd == "extract" else evaluate(args)
+
+
+if __name__ == "__main__":
+    main()

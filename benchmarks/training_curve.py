@@ -1,0 +1,202 @@
+"""Identification against training step: is more CPU training of our own backbone worth it?
+
+For each backbone point (step 0 = the seeded random initialisation, then every committed snapshot
+and resume state of ``srresnet_x4_gr`` and the SRGAN fine-tuned from it) this measures, on one
+LIVE-like set with a ``pristine`` class and the benchmark's content-disjoint splits
+(:func:`ddriqa.evaluation.protocol.content_disjoint_splits`, 20 splits, seed 0 unless told):
+
+* ``pooled``: the pooled crop-vote head of the ``ddr`` preset transposed to SRResNet
+  (per-channel mean / std / mean |x| of ``ResBlock4``, ``ResBlock8``, ``ResBlock16`` on a 2 x 2
+  grid of 64 x 64 crops, standardisation + linear SVM (C = 1) per crop, decisions averaged);
+* ``paper``: the paper's head (flattened ``ResBlock16`` of the central 96 x 96 crop -> PCA(120)
+  -> linear SVM, through the Gram route of ``ddriqa benchmark``);
+
+and joins the clean / blur / noise Calinski-Harabasz index at ``ResBlock16`` from the analysis
+tables (``benchmarks/results/analysis/cross_degradation.csv``, written by ``analysis_ddr.py``), when
+that table has a row for the same network. Writes ``curve.csv``, ``curve.md`` and, with
+matplotlib, ``curve.png`` to ``--out``.
+
+Usage (about 6 minutes per backbone point on one core of the 2-core development CPU)::
+
+    python benchmarks/training_curve.py --data /tmp/live_kodak --out benchmarks/results/training_curve \\
+        --cache /tmp/curve_cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+C = REPO / "weights" / "checkpoints"
+#: (label, kind, step, weights): the backbone points of the curve, in training order
+POINTS = [
+    ("random init", "srresnet", 0, "random"),
+    ("SRResNet 1k", "srresnet", 1000, C / "snapshots" / "srresnet_x4_gr_step1000.safetensors"),
+    ("SRResNet 2k", "srresnet", 2000, C / "snapshots" / "srresnet_x4_gr_step2000.safetensors"),
+    ("SRResNet 5k", "srresnet", 5000, C / "snapshots" / "srresnet_x4_gr_step5000.safetensors"),
+    ("SRResNet 10k", "srresnet", 10000, C / "snapshots" / "srresnet_x4_gr_step10000.safetensors"),
+    ("SRResNet 15k", "srresnet", 15000, C / "snapshots" / "srresnet_x4_gr_step15000.safetensors"),
+    ("SRResNet 20k", "srresnet", 20000, C / "snapshots" / "srresnet_x4_gr_step20000.safetensors"),
+    ("SRGAN 500 (from SRResNet 8,214)", "srgan", 500, C / "snapshots" / "srgan_x4_gr_step500.safetensors"),
+    ("SRGAN 947 (from SRResNet 8,214)", "srgan", 947, REPO / "weights" / "srgan_x4_gr.safetensors"),
+]
+POOLED_LAYERS = ("ResBlock4", "ResBlock8", "ResBlock16")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _resume_point():
+    """The current resume state of srresnet_x4_gr as a point (its step read from the provenance)."""
+    import json
+
+    path = C / "resume" / "srresnet_x4_gr.safetensors"
+    meta = json.loads(path.with_suffix(".json").read_text())
+    step = int(meta["step"])
+    return (f"SRResNet {step:,} (resume state)", "srresnet", step, path)
+
+
+def _id(weights):
+    if weights == "random":
+        return "random-0"
+    return hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]
+
+
+def _cached(cache, name, compute):
+    if cache is None:
+        return compute()
+    path = Path(cache) / f"{name}.npy"
+    if path.is_file():
+        return np.load(path)
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, value)
+    return value
+
+
+def _features(weights, paths, cache):
+    from ddriqa.classification.gram import gram_from_extractor
+    from ddriqa.features.ddr import DDRExtractor
+
+    wid = _id(weights)
+    t0 = time.perf_counter()
+    pooled = _cached(cache, f"pooled_{wid}", lambda: DDRExtractor(
+        weights=weights, layer=POOLED_LAYERS, crop=64, crops="grid", n_crops=4, pooling="stats",
+        aggregate="none", pad="reflect", device="cpu", random_state=0).fit().transform(paths))
+    gram = _cached(cache, f"gram_{wid}", lambda: gram_from_extractor(
+        DDRExtractor(weights=weights, layer="ResBlock16", crop=96, device="cpu", random_state=0).fit(), paths,
+        chunk_size=16))
+    return pooled, gram, time.perf_counter() - t0
+
+
+def _chi(analysis_csv, step, kind):
+    """ResBlock16 clean/blur/noise CHI (mean, std over t-SNE runs) of this point, if measured.
+
+    Model names of ``analysis_ddr.py``: ``SRResNet-wGR random init (seed 0)``, ``SRResNet-wGR L1
+    step N (CPU run)``, ``SRGAN-wGR step N (CPU run, no perceptual loss)``.
+    """
+    import pandas as pd
+
+    if not Path(analysis_csv).is_file():
+        return np.nan, np.nan
+    t = pd.read_csv(analysis_csv)
+    t = t[t["layer"] == "ResBlock16"]
+    if kind == "srresnet" and step == 0:
+        name = "SRResNet-wGR random init (seed 0)"
+    elif kind == "srresnet":
+        name = f"SRResNet-wGR L1 step {step} (CPU run)"
+    else:
+        name = f"SRGAN-wGR step {step} (CPU run, no perceptual loss)"
+    rows = t[t["model"] == name]
+    if rows.empty:
+        return np.nan, np.nan
+    return float(rows.iloc[0]["chi_mean"]), float(rows.iloc[0]["chi_std"])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="LIVE-layout folder with refimgs/ (degrade output)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--cache", default=None, help="folder for the features (outside the repository)")
+    p.add_argument("--splits", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--analysis", default=str(REPO / "benchmarks" / "results" / "analysis" / "cross_degradation.csv"))
+    args = p.parse_args(argv)
+
+    import pandas as pd
+
+    from ddriqa.classification.pipelines import pooled_svm
+    from ddriqa.classification.voting import CropVoteClassifier
+    from ddriqa.evaluation.identification import _load_table
+    from ddriqa.evaluation.protocol import GramFeatures, run_benchmark
+
+    table = _load_table(args.data, True, log)
+    paths = table["path"].astype(str).tolist()
+    y, groups = table["distortion"].to_numpy().astype(str), table["reference"].to_numpy().astype(str)
+    points = [pt for pt in POINTS if pt[3] == "random" or Path(pt[3]).is_file()]
+    resume = _resume_point()
+    if resume[2] not in {pt[2] for pt in points if pt[1] == "srresnet"}:
+        points.append(resume)
+    points.sort(key=lambda pt: (pt[1] == "srgan", pt[2]))
+    rows = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for label, kind, step, weights in points:
+        log(f"{label}: extracting")
+        pooled, gram, seconds = _features(weights, paths, args.cache)
+        _, summary = run_benchmark(
+            {"pooled": pooled, "paper": GramFeatures(gram)}, y, groups,
+            models={"pooled": lambda: CropVoteClassifier(pooled_svm(1.0), n_crops=4)},
+            n_splits=args.splits, seed=args.seed)
+        allrow = summary[summary["class"] == "ALL"].set_index("method")
+        chi, chi_sd = _chi(args.analysis, step, kind)
+        row = {"backbone": label, "kind": kind, "step": step,
+               "weights": "random" if weights == "random" else str(Path(weights).relative_to(REPO)),
+               "pooled_precision": round(float(allrow.loc["pooled", "precision_median"]), 3),
+               "pooled_precision_iqr": round(float(allrow.loc["pooled", "precision_iqr"]), 3),
+               "paper_precision": round(float(allrow.loc["paper", "precision_median"]), 3),
+               "paper_precision_iqr": round(float(allrow.loc["paper", "precision_iqr"]), 3),
+               "chi_resblock16": chi, "chi_resblock16_std": chi_sd, "seconds": round(seconds, 1)}
+        log(str(row))
+        rows.append(row)
+        pd.DataFrame(rows).to_csv(out / "curve.csv", index=False)
+    curve = pd.DataFrame(rows)
+    cols = ["backbone", "step", "pooled_precision", "paper_precision", "chi_resblock16"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for _, r in curve.iterrows()]
+    (out / "curve.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is not installed: no curve.png")
+        return
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    sr = curve[curve["kind"] == "srresnet"]
+    gan = curve[curve["kind"] == "srgan"]
+    ax.plot(sr["step"], sr["pooled_precision"], "o-", label="pooled crop vote (SRResNet)")
+    ax.plot(sr["step"], sr["paper_precision"], "s-", label="paper head (SRResNet)")
+    if len(gan):
+        base = 8214  # the SRGAN runs start from SRResNet step 8,214
+        ax.plot(base + gan["step"], gan["pooled_precision"], "o--", label="pooled (SRGAN from 8,214)")
+        ax.plot(base + gan["step"], gan["paper_precision"], "s--", label="paper head (SRGAN from 8,214)")
+    ax.set_xlabel("training step (L1 steps; SRGAN: 8,214 + adversarial steps)")
+    ax.set_ylabel("macro precision, content-disjoint")
+    ax.set_ylim(0.2, 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "curve.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()

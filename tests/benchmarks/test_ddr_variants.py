@@ -1,0 +1,61 @@
+"""The DDR research harness: its features are DDRExtractor's, and its evaluation runs end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))  # benchmarks/ is outside the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+
+import ddr_variants  # noqa: E402
+from _cli_data import make_tiny_live  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    from ddriqa.models.rrdbnet import RRDBNet
+    from ddriqa.models.weights import save_weights
+
+    root = tmp_path_factory.mktemp("variants")
+    data = make_tiny_live(root / "live", n_refs=6, per_ref=2, size=(40, 56))
+    weights = save_weights(RRDBNet(num_features=8, num_blocks=2, growth=4), root / "tiny_rrdb.safetensors")
+    out = root / "feats.npz"
+    ddr_variants.main(["extract", str(data), "-o", str(out), "--weights", str(weights),
+                       "--layers", "Conv1,RRDB1,RRDB2", "--crop", "16", "--grid", "3", "--half-grid", "2"])
+    return out, weights
+
+
+def test_grid_features_equal_the_extractors_and_the_2x2_grid_is_the_corners(extracted):
+    from ddriqa.features.ddr import DDRExtractor
+
+    out, weights = extracted
+    d = np.load(out)
+    n = len(d["y"])
+    assert d["feats"].shape == (n, 9 + 4, 3, len(ddr_variants.STATS), 8)
+    assert sorted(set(d["y"])) == ["gblur", "jpeg", "pristine", "wn"]
+    paths = [str(p) for p in d["paths"][:3]]
+    for n_crops, crops in ((9, "g3"), (4, "g2")):
+        ext = DDRExtractor(weights=str(weights), layer=("RRDB1", "RRDB2"), crop=16, crops="grid", n_crops=n_crops,
+                           pooling="stats", aggregate="none", device="cpu").fit()
+        ours = ddr_variants.variant_matrix(d, crops, ["RRDB1", "RRDB2"], ["mean", "std", "absmean"])[:3]
+        np.testing.assert_allclose(ours.reshape(3, -1), ext.transform(paths), rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_prints_one_line_per_variant(extracted, tmp_path, capsys):
+    out, _ = extracted
+    variants = {"vote": {"crops": "g3", "layers": ["RRDB2"], "stats": ["mean", "std"]},
+                "half": {"crops": "h2", "layers": ["Conv1"], "stats": ["absmean"], "head": "ridge"},
+                "stack": {"crops": "g2", "layers": ["RRDB1"], "stats": ["std"], "head": "stack"}}
+    (tmp_path / "v.json").write_text(json.dumps(variants))
+    ddr_variants.main(["evaluate", str(out), "--variants", str(tmp_path / "v.json"), "--splits", "2",
+                       "--test", str(out), "--random", str(out)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["vote", "half", "stack"]
+    for line in lines:
+        prec = float(line.split("prec ")[1].split()[0])
+        assert 0.0 <= prec <= 1.0 and "cross" in line
