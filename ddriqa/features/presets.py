@@ -9,7 +9,7 @@ builds the whole classifier). The presets:
     (64 x 96 x 96 = 589,824 values) of the central 96 x 96 crop of our SRGAN generator
     (``srgan_x4_gr``) -> PCA(120) -> linear SVM.
 ``ddr``
-    The default: per-channel statistics (mean, standard deviation, mean absolute value) of the
+    The default of earlier releases: per-channel statistics (mean, standard deviation, mean absolute value) of the
     ``RRDB1``, ``RRDB2`` and ``RRDB4`` maps of Real-ESRGAN x4plus on each of a 2 x 2
     grid of 64 x 64 crops -> standardisation -> linear SVM on every crop, decisions averaged
     over the crops (:class:`~ddriqa.classification.voting.CropVoteClassifier`; a head of
@@ -18,7 +18,7 @@ builds the whole classifier). The presets:
     The same with ``RRDB1`` and ``RRDB2`` only: half the network depth, about twice
     as fast.
 ``ddr-9``
-    ``RRDB1`` and ``RRDB2`` statistics on a 3 x 3 grid of 64 x 64 crops (corners,
+    The default: ``RRDB1`` and ``RRDB2`` statistics on a 3 x 3 grid of 64 x 64 crops (corners,
     edge middles and centre), the head of ``ddr``. About the work of ``ddr`` (18 instead of 16
     RRDB block passes of a 64 x 64 crop): a vote over nine crops covers more of the image than
     four deeper ones (``benchmarks/results/identification.md``).
@@ -84,7 +84,7 @@ PRESETS = {
 POOLED_PRESETS = tuple(name for name, spec in PRESETS.items() if spec["head"] == "crop-vote")
 
 #: the preset of the shipped default classifier
-DEFAULT_PRESET = "ddr"
+DEFAULT_PRESET = "ddr-9"
 
 
 def preset_params(name, **overrides):

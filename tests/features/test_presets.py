@@ -41,7 +41,7 @@ def test_pooled_presets_are_the_crop_vote_ones_and_the_9_crop_presets_extend_ddr
     from ddriqa.features.presets import DEFAULT_PRESET, POOLED_PRESETS
 
     assert POOLED_PRESETS == ("ddr", "ddr-fast", "ddr-9", "ddr-9-deep")
-    assert DEFAULT_PRESET == "ddr"
+    assert DEFAULT_PRESET == "ddr-9"
     for nine, four in (("ddr-9", "ddr-fast"), ("ddr-9-deep", "ddr")):
         nine, four = preset_params(nine), preset_params(four)
         assert (nine["crops"], nine["n_crops"], four["n_crops"]) == ("grid", 9, 4)
