@@ -62,7 +62,8 @@ def test_round_trip_linear_svc_and_standard_scaler(tmp_path):
     _assert_same(model, load_classifier(save_classifier(model, tmp_path / "lin.npz")), X)
 
 
-def test_round_trip_with_images_and_a_weights_file(tmp_path):
+def _saved_ddr_classifier(tmp_path):
+    """A paper-head classifier on a tiny SRResNet weights file: (weights, images, model, saved path)."""
     from conftest import textured_image
 
     from ddriqa.models.srresnet import SRResNet
@@ -70,10 +71,16 @@ def test_round_trip_with_images_and_a_weights_file(tmp_path):
 
     weights = save_weights(SRResNet(num_features=4, num_blocks=2), tmp_path / "tiny.safetensors")
     images = [textured_image(20, 20, seed=i) for i in range(10)]
-    y = np.array(["a", "b"] * 5)
     model = make_ddr_classifier(weights=str(weights), layer="ResBlock1", crop=12, n_components=4,
-                                device="cpu").fit(images, y)
-    path = save_classifier(model, tmp_path / "full.npz")
+                                device="cpu").fit(images, np.array(["a", "b"] * 5))
+    return weights, images, model, save_classifier(model, tmp_path / "full.npz")
+
+
+def test_round_trip_with_images_and_a_weights_file(tmp_path):
+    from ddriqa.models.srresnet import SRResNet
+    from ddriqa.models.weights import save_weights
+
+    weights, images, model, path = _saved_ddr_classifier(tmp_path)
     back = load_classifier(path)
     _assert_same(model, back, images)
     # a weights file changed after training is refused
@@ -88,18 +95,11 @@ def test_weights_rewritten_with_the_same_tensors_still_load_and_other_tensors_ar
     import json as _json
 
     import torch
-    from conftest import textured_image
     from safetensors.torch import load_file, save_file
 
-    from ddriqa.models.srresnet import SRResNet
-    from ddriqa.models.weights import save_weights, sha256_file, tensor_sha256
+    from ddriqa.models.weights import sha256_file, tensor_sha256
 
-    weights = save_weights(SRResNet(num_features=4, num_blocks=2), tmp_path / "tiny.safetensors")
-    images = [textured_image(20, 20, seed=i) for i in range(10)]
-    y = np.array(["a", "b"] * 5)
-    model = make_ddr_classifier(weights=str(weights), layer="ResBlock1", crop=12, n_components=4,
-                                device="cpu").fit(images, y)
-    path = save_classifier(model, tmp_path / "full.npz")
+    weights, images, model, path = _saved_ddr_classifier(tmp_path)
     with np.load(path) as z:
         doc = str(z["__ddriqa_classifier__"])
     assert tensor_sha256(weights) in doc and sha256_file(weights) in doc
