@@ -236,6 +236,15 @@ class StackedCrops:
         return self.top_.predict(_crop_summary(d, k))
 
 
+def _fit(v, n_crops, X, y, groups):
+    """The variant's head fitted on rows ``X`` (inner folds, where it has any, grouped by reference)."""
+    if v.get("head") == "stack":
+        return StackedCrops(n_crops, v.get("C", 1.0), v.get("C2", 1.0), groups=groups).fit(X, y)
+    if v.get("head") == "brisque":
+        return _head(v, n_crops).fit(X, y, svm__groups=groups)
+    return _head(v, n_crops).fit(X, y)
+
+
 def evaluate_variant(data, v, splits, test=None):
     from ddriqa.evaluation.protocol import split_metrics
 
@@ -246,12 +255,7 @@ def evaluate_variant(data, v, splits, test=None):
     X2 = X.reshape(len(X), -1)
     precs, accs, per_class = [], [], []
     for tr, te in splits:
-        if v.get("head") == "stack":
-            clf = StackedCrops(n_crops, v.get("C", 1.0), v.get("C2", 1.0), groups=data["groups"][tr]).fit(X2[tr], y[tr])
-        elif v.get("head") == "brisque":
-            clf = _head(v, n_crops).fit(X2[tr], y[tr], svm__groups=data["groups"][tr])
-        else:
-            clf = _head(v, n_crops).fit(X2[tr], y[tr])
+        clf = _fit(v, n_crops, X2[tr], y[tr], data["groups"][tr])
         rows = split_metrics(y[te], clf.predict(X2[te]), classes)
         per_class.append(rows[:-1])
         m = rows[-1]
@@ -264,12 +268,7 @@ def evaluate_variant(data, v, splits, test=None):
                        for i, c in enumerate(classes)}}
     if test is not None:
         Xt = _features_for(test, v).reshape(len(test["y"]), -1)
-        if v.get("head") == "stack":
-            clf = StackedCrops(n_crops, v.get("C", 1.0), v.get("C2", 1.0), groups=data["groups"]).fit(X2, y)
-        elif v.get("head") == "brisque":
-            clf = _head(v, n_crops).fit(X2, y, svm__groups=data["groups"])
-        else:
-            clf = _head(v, n_crops).fit(X2, y)
+        clf = _fit(v, n_crops, X2, y, data["groups"])
         out["cross"] = split_metrics(test["y"], clf.predict(Xt), classes)[-1]["precision"]
     return out
 

@@ -25,7 +25,6 @@ Usage (about 6 minutes per backbone point on one core of the 2-core development 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -64,9 +63,9 @@ def _resume_point():
 
 
 def _id(weights):
-    if weights == "random":
-        return "random-0"
-    return hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]
+    from ddriqa.models.weights import sha256_file
+
+    return "random-0" if weights == "random" else sha256_file(weights)[:16]
 
 
 def _cached(cache, name, compute):

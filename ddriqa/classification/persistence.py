@@ -22,7 +22,8 @@ A fitted :class:`~sklearn.model_selection.GridSearchCV` is stored as its ``best_
 (the search results go to ``info``). A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
 its parameters: a shipped weights name, the absolute path of a weights file (with the SHA-256
 of its tensors, :func:`ddriqa.models.weights.tensor_sha256`, checked on load, and the file's own
-SHA-256 for the record; files that carry only the file digest are checked by it), or ``"random"`` / ``"random_rrdbnet"`` with an integer ``random_state``; an in-memory
+SHA-256 for the record; files that carry only the file digest are checked by it), or
+``"random"`` / ``"random_rrdbnet"`` with an integer ``random_state``; an in-memory
 ``torch.nn.Module`` cannot be stored (save it with
 :func:`ddriqa.models.weights.save_weights` and pass the path).
 
@@ -339,7 +340,7 @@ class _Decoder:
         if not isinstance(params, dict) or not isinstance(fitted, dict):
             self.fail(f"{where}: params and fitted must be JSON objects")
         params = dict(params)
-        sha = None
+        sha = None  # for a DDRExtractor: (file digest, tensor digest), either may be absent
         if name == "DDRExtractor":
             sha = (params.pop("__weights_sha256__", None), params.pop("__weights_tensor_sha256__", None))
         allowed_params = set(inspect.signature(cls).parameters) - {"self"}
@@ -387,7 +388,7 @@ class _Decoder:
         from ddriqa.models.weights import resolve_weights, sha256_file
 
         path = resolve_weights(weights)  # ModelFileError naming the weights when missing
-        file_sha, tensor_sha = sha if sha is not None else (None, None)
+        file_sha, tensor_sha = sha
         if tensor_sha is not None:  # the tensors decide: a file rewritten by another safetensors version is the same network
             from ddriqa.models.weights import tensor_sha256
 
