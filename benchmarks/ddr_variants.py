@@ -12,7 +12,9 @@ grid's corner crops, so one extraction serves both.
 ``evaluate`` reads such files and scores named variants (which crops, layers, statistics, how
 crops are aggregated, which head) on the benchmark's content-disjoint splits
 (:func:`ddriqa.evaluation.protocol.content_disjoint_splits`, same seed and test size as
-``ddriqa benchmark``), printing the median macro precision and accuracy of each.
+``ddriqa benchmark``), printing the median macro precision and accuracy of each. Several
+features files given together are pooled into one set (their references must differ): the
+BSDS500 train, test and val sets scored as one set of 500 references.
 
 The features are a cache of this script only (kept outside the repository, e.g. ``/tmp``).
 
@@ -21,6 +23,8 @@ Examples::
     python benchmarks/ddr_variants.py extract /tmp/live_kodak -o /tmp/ddrv/kodak.npz
     python benchmarks/ddr_variants.py extract /tmp/live_kodak --weights random_rrdbnet -o /tmp/ddrv/kodak_random.npz
     python benchmarks/ddr_variants.py evaluate /tmp/ddrv/kodak.npz --splits 20
+    python benchmarks/ddr_variants.py extract /tmp/live_kodak --crop 32 --grid 6 --half-grid 0 \
+        --layers RRDB1,RRDB2 -o /tmp/ddrv/kodak_c32g6.npz         # the ddr-36 preset's crops
 """
 
 from __future__ import annotations
@@ -105,14 +109,17 @@ def extract(args):
 
 # ------------------------------------------------------------------------------------ evaluate
 def crop_index(grids, which):
-    """Indices of the crops of a variant: 'g3' (all full-scale), 'g2' (the 2x2 corners), 'h2' (half-scale)."""
+    """Indices of the crops of a variant, parts joined by '+': 'g3' (every full-scale crop: the whole
+    grid, whatever its size), 'g2' (its four corners), 's2' (every other row and column of the grid,
+    from the first), 'h2' (the half-scale grid)."""
     g = int(grids[0])
     full = list(range(g * g))
     corners = [0, g - 1, g * (g - 1), g * g - 1] if g > 1 else [0]
+    every_other = [r * g + c for r in range(0, g, 2) for c in range(0, g, 2)]
     half = list(range(g * g, g * g + int(grids[1]) ** 2)) if len(grids) > 1 else []
     out = []
     for part in which.split("+"):
-        out += {"g3": full, "g2": corners, "h2": half}[part]
+        out += {"g3": full, "g2": corners, "s2": every_other, "h2": half}[part]
     return out
 
 
@@ -137,8 +144,18 @@ def brisque_matrix(data):
     return B
 
 
+def load_features(files):
+    """One features file, or several pooled into one set (their rows in order; references must differ)."""
+    parts = [dict(np.load(f), _file=f) for f in files]
+    if len(parts) == 1:
+        return parts[0]
+    return {"parts": parts, **{k: np.concatenate([d[k] for d in parts]) for k in ("y", "groups", "paths")}}
+
+
 def _features_for(data, v):
     """Rows for a variant: per crop (vote heads) or per image (pooled heads)."""
+    if "parts" in data:
+        return np.concatenate([_features_for(d, v) for d in data["parts"]])
     if v.get("head") == "brisque":
         return brisque_matrix(data)
     X = variant_matrix(data, v["crops"], v["layers"], v["stats"])
@@ -253,6 +270,7 @@ def evaluate_variant(data, v, splits, test=None):
     classes = sorted(set(y))
     n_crops = X.shape[1] if X.ndim == 3 else 1
     X2 = X.reshape(len(X), -1)
+    out = {}
     precs, accs, per_class = [], [], []
     for tr, te in splits:
         clf = _fit(v, n_crops, X2[tr], y[tr], data["groups"][tr])
@@ -261,15 +279,22 @@ def evaluate_variant(data, v, splits, test=None):
         m = rows[-1]
         precs.append(m["precision"])
         accs.append(m["accuracy"])
-    out = {"prec": float(np.median(precs)), "iqr": float(np.subtract(*np.percentile(precs, [75, 25]))),
-           "acc": float(np.median(accs)),
-           "classes": {c: (float(np.nanmedian([r[i]["precision"] for r in per_class])),
-                           float(np.nanmedian([r[i]["recall"] for r in per_class])))
-                       for i, c in enumerate(classes)}}
+    if precs:
+        out = {"prec": float(np.median(precs)), "iqr": float(np.subtract(*np.percentile(precs, [75, 25]))),
+               "acc": float(np.median(accs)),
+               "classes": {c: (float(np.nanmedian([r[i]["precision"] for r in per_class])),
+                               float(np.nanmedian([r[i]["recall"] for r in per_class])))
+                           for i, c in enumerate(classes)}}
     if test is not None:
         Xt = _features_for(test, v).reshape(len(test["y"]), -1)
         clf = _fit(v, n_crops, X2, y, data["groups"])
-        out["cross"] = split_metrics(test["y"], clf.predict(Xt), classes)[-1]["precision"]
+        pred = clf.predict(Xt)
+        rows = split_metrics(test["y"], pred, classes)
+        out["cross"] = rows[-1]["precision"]
+        out["cross_acc"] = rows[-1]["accuracy"]
+        out["cross_classes"] = {r["class"]: (r["precision"], r["recall"]) for r in rows[:-1]}
+        clean = test["y"] == "pristine"
+        out["cross_clean"] = (int((pred[clean] == "pristine").sum()), int(clean.sum()))
     return out
 
 
@@ -278,13 +303,18 @@ def evaluate(args):
 
     from ddriqa.evaluation.protocol import content_disjoint_splits
 
-    data = dict(np.load(args.features), _file=args.features)
-    test = dict(np.load(args.test), _file=args.test) if args.test else None
+    data = load_features(args.features)
+    test = load_features(args.test) if args.test else None
+    if "parts" in data and sum(len(set(d["groups"])) for d in data["parts"]) != len(set(data["groups"])):
+        raise SystemExit("the pooled features files share references: their images would leak across splits")
     if args.random:
-        data_random = dict(np.load(args.random), _file=args.random)
+        data_random = load_features(args.random)
         if not np.array_equal(data_random["paths"], data["paths"]):
             raise SystemExit(f"{args.random}: not the images of {args.features}")
-    splits = content_disjoint_splits(data["groups"], n_splits=args.splits, test_size=0.2, seed=args.seed)
+    if args.splits == 0 and test is None:
+        raise SystemExit("--splits 0 scores only the --test set: give one")
+    splits = (content_disjoint_splits(data["groups"], n_splits=args.splits, test_size=0.2, seed=args.seed)
+              if args.splits else [])
     if args.variants == "report":
         variants = REPORT_VARIANTS
     else:
@@ -295,11 +325,17 @@ def evaluate(args):
         t = time.perf_counter()
         on = data_random if v.get("random") else data
         r = evaluate_variant(on, v, splits, None if v.get("random") or v.get("no_cross") else test)
+        splits_part = f"prec {r['prec']:.3f} (IQR {r['iqr']:.3f})  acc {r['acc']:.3f}" if "prec" in r else ""
         extra = f"  cross {r['cross']:.3f}" if "cross" in r else ""
-        print(f"{name:40s} prec {r['prec']:.3f} (IQR {r['iqr']:.3f})  acc {r['acc']:.3f}{extra}  "
-              f"[{time.perf_counter() - t:.0f} s]", flush=True)
-        if args.per_class:
+        if "prec" not in r and "cross" in r:  # --splits 0: the held-out test set only
+            extra = (f"cross {r['cross']:.3f}  cross-acc {r['cross_acc']:.3f}  clean->pristine "
+                     f"{r['cross_clean'][0]}/{r['cross_clean'][1]}")
+        print(f"{name:40s} {splits_part}{extra}  [{time.perf_counter() - t:.0f} s]", flush=True)
+        if args.per_class and "classes" in r:
             print("    " + "  ".join(f"{c} {p:.2f}/{rc:.2f}" for c, (p, rc) in r["classes"].items()), flush=True)
+        if args.per_class and "cross_classes" in r:
+            print("    cross: " + "  ".join(f"{c} {p:.2f}/{rc:.2f}" for c, (p, rc) in r["cross_classes"].items()),
+                  flush=True)
 
 
 L124 = ["RRDB1", "RRDB2", "RRDB4"]
@@ -349,13 +385,13 @@ def main(argv=None):
     e.add_argument("--half-grid", type=int, default=2, help="grid on the half-scale image (0: none)")
     e.add_argument("--threads", type=int, default=1)
     v = sub.add_parser("evaluate")
-    v.add_argument("features")
-    v.add_argument("--test", help="features of a second set: train on all of the first, test on it")
-    v.add_argument("--random", help="features of the same images from the random-init network (variants with "
+    v.add_argument("features", nargs="+", help="features file(s); several are pooled into one set")
+    v.add_argument("--test", nargs="+", help="features of a second set: train on all of the first, test on it")
+    v.add_argument("--random", nargs="+", help="features of the same images from the random-init network (variants with "
                                     '"random": true use them)')
     v.add_argument("--variants", help="JSON file: name -> variant; 'report': the methods of the identification report")
     v.add_argument("--only", help="comma-separated variant names")
-    v.add_argument("--splits", type=int, default=20)
+    v.add_argument("--splits", type=int, default=20, help="content-disjoint splits (0: only the --test set)")
     v.add_argument("--per-class", action="store_true", help="also print each class's median precision/recall")
     v.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)

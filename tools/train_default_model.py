@@ -44,6 +44,8 @@ def main(argv=None):
     parser.add_argument("--data-note", action="append", default=[],
                         help="How each --data folder was made (one per --data, for the card)")
     parser.add_argument("--preset", default="ddr")
+    parser.add_argument("--model-name", default="ddr",
+                        help="the short name of ddriqa classify --model that will load it (for the card)")
     parser.add_argument("--output", required=True, help=".npz file of the classifier")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--device", default="cpu")
@@ -124,8 +126,8 @@ def main(argv=None):
         "",
         (f"The fusion classifier (`ddriqa classify --model fusion`): BRISQUE of the whole image beside each crop's "
          f"features of preset `{args.preset}` ({PRESETS[args.preset]['about']})." if args.fuse_brisque else
-         f"The default classifier of `ddriqa classify` (model name `ddr`): preset `{args.preset}` "
-         f"({PRESETS[args.preset]['about']})."),
+         f"The {'default classifier' if args.model_name == 'ddr' else 'classifier'} of `ddriqa classify` "
+         f"(`--model {args.model_name}`): preset `{args.preset}` ({PRESETS[args.preset]['about']})."),
         "",
         "| field | value |",
         "|---|---|",

@@ -22,6 +22,8 @@ MODEL_ALIASES = {
     "ddr": "ddr_live_like",
     # BRISQUE of the whole image beside each crop's ddr features, same training data
     "fusion": "fusion_live_like",
+    # the ddr-9-fast preset (ddr-9 on 32x32 crops, a quarter of the work), same training data
+    "fast": "ddr_fast_live_like",
     "brisque": "brisque_kodak",
 }
 

@@ -25,7 +25,7 @@ from ddriqa.cli._common import (
 @click.option("-o", "--output", default="-", show_default=True,
               help="CSV file of results ('-': stdout).")
 @click.option("-m", "--model", "model_name", default=None, metavar="NAME|PATH",
-              help="Classifier: a shipped name (ddr, brisque) or a file saved by `ddriqa train`. "
+              help="Classifier: a shipped name (ddr, fast, fusion, brisque) or a file saved by `ddriqa train`. "
                    "Default: ddr, the shipped DDR classifier (Real-ESRGAN features, 6 classes).")
 @click.option("-r", "--recursive", is_flag=True, help="Also classify images in subfolders.")
 @click.option("--resume", is_flag=True,

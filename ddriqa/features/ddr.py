@@ -9,7 +9,8 @@ channel, row, column order (Liu et al. 2021, Sec. 5 / distortion identification)
 Speed on CPU: the network runs under ``torch.inference_mode`` with the model and the input in
 channels-last memory format, float32 (bfloat16 on CPU was measured about 100x slower on the
 development machine, so it is never used on CPU), in small batches (``batch_size=None`` picks
-:data:`CPU_BATCH_SIZE`, the fastest of 1, 2, 4, 8 measured by ``benchmarks/extract_speed.py``);
+:data:`CPU_BATCH_SIZE` 96 x 96 crops, the fastest of 1, 2, 4, 8 measured by
+``benchmarks/extract_speed.py``, or as many smaller crops as hold the same pixels: :func:`cpu_batch_size`);
 a reader thread decodes and crops the next batch while the network computes the current one.
 On CUDA the default batch is :data:`CUDA_BATCH_SIZE` and ``autocast="float16"`` or
 ``"bfloat16"`` optionally runs the convolutions in half precision.
@@ -33,10 +34,31 @@ from sklearn.utils.validation import check_is_fitted
 
 from ddriqa.errors import ImageReadError, InputError
 
-__all__ = ["CPU_BATCH_SIZE", "CUDA_BATCH_SIZE", "DDRExtractor", "central_crop"]
+__all__ = ["CPU_BATCH_CROP", "CPU_BATCH_SIZE", "CUDA_BATCH_SIZE", "DDRExtractor", "central_crop", "cpu_batch_size"]
 
 #: Default CPU batch size (fastest of 1, 2, 4, 8 on the 2-core development machine, channels-last float32).
 CPU_BATCH_SIZE = 2
+#: The crop side that :data:`CPU_BATCH_SIZE` was measured at (the paper's crop).
+CPU_BATCH_CROP = 96
+
+
+def cpu_batch_size(crop):
+    """The default CPU batch for crops of side ``crop``: :data:`CPU_BATCH_SIZE` crops of 96 x 96,
+    or as many smaller crops as hold the same pixels (4 of 64 x 64, 18 of 32 x 32).
+
+    Small crops make small convolutions, and on CPU each forward pass pays a fixed cost (the
+    worker threads wake up for every layer): batching by pixels took ``ddriqa classify --model
+    fast`` (nine 32 x 32 crops per image) from 3.05 to 3.74 images/s on 48 images on the 2-core
+    development machine, with the same features.
+
+    Examples
+    --------
+    >>> [cpu_batch_size(c) for c in (96, 128, 64, 32)]
+    [2, 2, 4, 18]
+    """
+    return max(CPU_BATCH_SIZE, CPU_BATCH_SIZE * CPU_BATCH_CROP * CPU_BATCH_CROP // (int(crop) * int(crop)))
+
+
 #: Default CUDA batch size.
 CUDA_BATCH_SIZE = 32
 
@@ -154,8 +176,8 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
     batch_size : int, optional
-        Images read together, and crops per forward pass; None: :data:`CPU_BATCH_SIZE` on CPU,
-        :data:`CUDA_BATCH_SIZE` on CUDA.
+        Images read together, and crops per forward pass; None: :func:`cpu_batch_size` of the
+        crop on CPU (2 crops of 96 x 96, 18 of 32 x 32), :data:`CUDA_BATCH_SIZE` on CUDA.
     random_state : int, numpy.random.Generator or None, default=None
         Seed of the ``"random"`` initialisation and of ``crops="random"``. None draws fresh
         entropy at ``fit``.
@@ -322,7 +344,7 @@ class DDRExtractor(TransformerMixin, BaseEstimator):
         self.layers_ = layers
         self.seed_ = seed
         self.batch_size_ = int(self.batch_size) if self.batch_size is not None else (
-            CUDA_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
+            CUDA_BATCH_SIZE if device.type == "cuda" else cpu_batch_size(int(self.crop))
         )
         self._channels = [int(probe[name].shape[1]) for name in layers]
         self.n_channels_ = self._channels[0]

@@ -59,3 +59,40 @@ def test_evaluate_prints_one_line_per_variant(extracted, tmp_path, capsys):
     for line in lines:
         prec = float(line.split("prec ")[1].split()[0])
         assert 0.0 <= prec <= 1.0 and "cross" in line
+
+
+def test_every_other_crop_of_a_6x6_grid_is_a_3x3_lattice():
+    assert ddr_variants.crop_index(np.array([6]), "s2") == [0, 2, 4, 12, 14, 16, 24, 26, 28]
+    assert ddr_variants.crop_index(np.array([3, 2]), "g2+h2") == [0, 2, 6, 8, 9, 10, 11, 12]
+
+
+def test_several_files_pool_into_one_set_and_shared_references_are_refused(extracted, tmp_path, capsys):
+    out, _ = extracted
+    d = dict(np.load(out))
+    half = len(set(d["groups"])) // 2
+    first = np.isin(d["groups"], sorted(set(d["groups"]))[:half])
+    for name, keep in (("a.npz", first), ("b.npz", ~first)):
+        np.savez(tmp_path / name, **{k: (v[keep] if k in ("feats", "y", "groups", "paths") else v) for k, v in d.items()})
+    pooled = ddr_variants.load_features([tmp_path / "a.npz", tmp_path / "b.npz"])
+    v = {"crops": "g3", "layers": ["RRDB2"], "stats": ["mean"]}
+    whole = ddr_variants._features_for(dict(d), v)
+    np.testing.assert_array_equal(ddr_variants._features_for(pooled, v),
+                                  np.concatenate([whole[first], whole[~first]]))
+    assert list(pooled["groups"]) == list(d["groups"][first]) + list(d["groups"][~first])
+    (tmp_path / "v.json").write_text(json.dumps({"vote": v}))
+    ddr_variants.main(["evaluate", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--variants",
+                       str(tmp_path / "v.json"), "--splits", "2"])
+    assert capsys.readouterr().out.startswith("vote")
+    with pytest.raises(SystemExit, match="share references"):
+        ddr_variants.main(["evaluate", str(tmp_path / "a.npz"), str(out), "--variants", str(tmp_path / "v.json")])
+
+
+def test_zero_splits_scores_only_the_held_out_set(extracted, tmp_path, capsys):
+    out, _ = extracted
+    (tmp_path / "v.json").write_text(json.dumps({"vote": {"crops": "g3", "layers": ["RRDB2"], "stats": ["mean"]}}))
+    ddr_variants.main(["evaluate", str(out), "--test", str(out), "--variants", str(tmp_path / "v.json"),
+                       "--splits", "0", "--per-class"])
+    text = capsys.readouterr().out
+    assert " prec " not in text and "cross " in text and "clean->pristine" in text and "cross: gblur" in text
+    with pytest.raises(SystemExit, match="only the --test set"):
+        ddr_variants.main(["evaluate", str(out), "--variants", str(tmp_path / "v.json"), "--splits", "0"])

@@ -21,5 +21,5 @@ def test_every_shipped_model_loads_with_its_classes(name):
     model = load_named_classifier(name)
     classes = set(map(str, model.classes_))
     assert {"jp2k", "jpeg", "wn", "gblur", "fastfading"} <= classes
-    if name in ("ddr", "fusion"):
+    if name in ("ddr", "fusion", "fast"):
         assert "pristine" in classes

@@ -133,3 +133,16 @@ def test_random_crops_are_seeded_and_sklearn_compatible():
 def test_option_validation(kwargs, match):
     with pytest.raises(InputError, match=match):
         DDRExtractor(weights=_net(), crop=CROP, device="cpu", **{"layer": "ResBlock2", **kwargs}).fit()
+
+
+def test_default_cpu_batch_holds_the_pixels_of_two_96px_crops_and_does_not_change_the_features():
+    from ddriqa.features.ddr import cpu_batch_size
+
+    assert [cpu_batch_size(c) for c in (96, 200, 64, 32, 8)] == [2, 2, 4, 18, 288]
+    imgs = _images(n=5)
+    kw = dict(weights=_net(), layer=("ResBlock1", "ResBlock2"), crop=8, crops="grid", n_crops=4, pooling="stats",
+              aggregate="none", device="cpu")
+    auto = DDRExtractor(**kw).fit()
+    assert auto.batch_size_ == 288
+    np.testing.assert_allclose(auto.transform(imgs), DDRExtractor(**kw, batch_size=1).fit().transform(imgs),
+                               rtol=1e-5, atol=1e-6)

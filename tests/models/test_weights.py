@@ -158,3 +158,45 @@ def test_every_committed_weights_file_has_matching_provenance():
         assert {"loss", "losses"} & set(record), f"{prov}: no loss"  # the trainer writes "loss"
         assert {"validation", "validation_psnr_y"} & set(record), f"{prov}: no validation figures"
 
+
+
+def _torch_tensor_digest(path):
+    """The tensor digest computed the slow way, through torch tensors (the definition)."""
+    import hashlib
+
+    from safetensors import safe_open
+
+    h = hashlib.sha256()
+    with safe_open(str(path), framework="pt") as f:
+        for name in sorted(f.keys()):
+            t = f.get_tensor(name).contiguous()
+            h.update(f"{name}\0{str(t.dtype).removeprefix('torch.')}\0{tuple(t.shape)}\0".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_tensor_sha256_read_from_the_header_equals_the_digest_of_the_torch_tensors(tmp_path):
+    from safetensors.torch import save_file
+
+    from ddriqa.models.weights import tensor_sha256
+
+    g = torch.Generator().manual_seed(0)
+    tensors = {"w": torch.randn(4, 3, 3, 3, generator=g), "h": torch.randn(5, generator=g).half(),
+               "b": torch.randn(7, generator=g).bfloat16(), "step": torch.tensor(12, dtype=torch.int64),
+               "mask": torch.tensor([True, False]), "empty": torch.zeros(0, 3)}
+    save_file(tensors, tmp_path / "a.safetensors", metadata={"note": "x"})
+    assert tensor_sha256(tmp_path / "a.safetensors") == _torch_tensor_digest(tmp_path / "a.safetensors")
+    tensors["w"][0, 0, 0, 0] += 1e-3  # one changed value changes the digest
+    save_file(tensors, tmp_path / "b.safetensors")
+    assert tensor_sha256(tmp_path / "b.safetensors") != tensor_sha256(tmp_path / "a.safetensors")
+
+
+@pytest.mark.parametrize("body", [b"", b"\x01\x00", (10**9).to_bytes(8, "little") + b"{}",
+                                  (2).to_bytes(8, "little") + b"[]",
+                                  (60).to_bytes(8, "little") + b'{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'])
+def test_tensor_sha256_refuses_broken_files(tmp_path, body):
+    from ddriqa.models.weights import tensor_sha256
+
+    (tmp_path / "x.safetensors").write_bytes(body)
+    with pytest.raises(ValueError):
+        tensor_sha256(tmp_path / "x.safetensors")
