@@ -4,9 +4,11 @@ In one run, on the same folder of generated 768x512 JPEGs, each model is timed a
 of a fresh ``ddriqa classify FOLDER --model M -o out.csv`` subprocess (imports, model loading,
 decoding, features, head and CSV included: what a user sees); images/s = images / wall time.
 Models: the shipped models of ``--models`` (default: ``ddr``, the default, preset ``ddr-9``;
-``fast``, preset ``ddr-9-fast``; ``brisque``), and the pooled presets of ``--presets`` (default ``ddr``, ``ddr-fast`` and ``ddr-9-deep``; fitted here on a few
-generated images and saved: their speed does not depend on the head's values). Each model runs once first to warm the caches (the first use of
-``realesrgan_x4plus`` converts the ncnn files once, ~45 s), then ``--rounds`` times in turn.
+``fast``, preset ``ddr-9-fast``; ``brisque``), and the pooled presets of ``--presets`` (default
+``ddr``, ``ddr-fast`` and ``ddr-9-deep``; fitted here on a few generated images and saved: their
+speed does not depend on the head's values). Each model runs once first to warm the caches (the
+first use of ``realesrgan_x4plus`` converts the ncnn files once, ~45 s), then ``--rounds`` times
+in turn.
 
 Usage (from the repository root)::
 

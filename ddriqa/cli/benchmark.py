@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ddriqa.cli._common import blas_single_thread, ddr_options, device_option, exits_on_errors, log
+from ddriqa.features.presets import POOLED_PRESETS
 
 DEFAULT_METHODS = "brisque,paper,paper-random,ddr,ddr-random"
 
@@ -21,7 +22,7 @@ DEFAULT_METHODS = "brisque,paper,paper-random,ddr,ddr-random"
                                       "for --protocols random).")
 @click.option("--methods", default=DEFAULT_METHODS, show_default=True,
               help="Comma-separated: brisque, paper (each backbone of --weights), paper-random, a pooled "
-                   "preset (ddr, ddr-fast, ddr-9), PRESET-random (its random-init control), "
+                   f"preset ({', '.join(POOLED_PRESETS)}), PRESET-random (its random-init control), "
                    "brisque+PRESET (fusion).")
 @click.option("--protocols", default="content,random", show_default=True,
               help="Comma-separated: content (content-disjoint: no reference on both sides), random "
@@ -43,8 +44,8 @@ def benchmark(data, output, n_splits, test_size, methods, protocols, pristine, t
     every method on its train side only and scores it on the test side; per-class precision
     and recall are summarised by the median (and IQR) over the splits, for each protocol:
     content-disjoint (the honest one: a reference and all its versions are on one side) and
-    image-level random. The --layer/--crop/--weights options set the paper head; ddr,
-    ddr-fast and ddr-9 are the pooled presets (CLI.md, "Presets"). Features are extracted once per
+    image-level random. The --layer/--crop/--weights options set the paper head; the
+    pooled presets are described in CLI.md, "Presets". Features are extracted once per
     image and cached in OUTPUT/cache, so a rerun skips finished extractions; speed.csv gives
     each method's extraction speed. The Markdown tables are also printed.
 

@@ -9,12 +9,12 @@ Methods (``--methods``):
   PCA fitted on each split's train side, linear SVM. One row per backbone
   (``paper:<name>`` when backbones are named).
 - ``paper-random``: the same with a seeded random SRResNet (the paper's control).
-- ``ddr``, ``ddr-fast``, ``ddr-9``: the pooled presets of :mod:`ddriqa.features.presets` (channel
-  statistics of Real-ESRGAN feature maps on a grid of crops, standardisation, linear SVM per
-  crop with C = :data:`POOLED_C`, decisions averaged over the crops).
-- ``ddr-random``, ``ddr-fast-random``, ``ddr-9-random``: the same preset on a seeded random network of the same
+- each pooled preset of :data:`ddriqa.features.presets.POOLED_PRESETS` (``ddr``, ``ddr-9``, ...):
+  channel statistics of Real-ESRGAN feature maps on a grid of crops, standardisation, linear SVM
+  per crop with C = :data:`POOLED_C`, decisions averaged over the crops.
+- ``<preset>-random`` (``ddr-random``, ...): the same preset on a seeded random network of the same
   architecture (:func:`ddriqa.models.backbones.random_twin`): what training adds.
-- ``brisque+ddr``, ``brisque+ddr-fast``, ``brisque+ddr-9``: BRISQUE (of the whole image) beside each crop's
+- ``brisque+<preset>`` (``brisque+ddr``, ...): BRISQUE (of the whole image) beside each crop's
   features, the preset's head (fusion).
 
 Protocols: ``content`` (content-disjoint: references never shared between train and test) and
