@@ -24,7 +24,8 @@ Examples::
     python benchmarks/ddr_variants.py extract /tmp/live_kodak --weights random_rrdbnet -o /tmp/ddrv/kodak_random.npz
     python benchmarks/ddr_variants.py evaluate /tmp/ddrv/kodak.npz --splits 20
     python benchmarks/ddr_variants.py extract /tmp/live_kodak --crop 32 --grid 6 --half-grid 0 \
-        --layers RRDB1,RRDB2 -o /tmp/ddrv/kodak_c32g6.npz         # the ddr-36 preset's crops
+        --layers RRDB1,RRDB2,RRDB4 -o /tmp/ddrv/kodak_c32g6d.npz   # the crops of ddr-36 and ddr-36-deep
+    python benchmarks/ddr_variants.py evaluate /tmp/ddrv/kodak_c32g6d.npz --variants small-crops --splits 20
 """
 
 from __future__ import annotations
@@ -317,6 +318,8 @@ def evaluate(args):
               if args.splits else [])
     if args.variants == "report":
         variants = REPORT_VARIANTS
+    elif args.variants == "small-crops":
+        variants = SMALL_CROP_VARIANTS
     else:
         variants = json.loads(Path(args.variants).read_text()) if args.variants else DEFAULT_VARIANTS
     for name, v in variants.items():
@@ -372,6 +375,17 @@ REPORT_VARIANTS = {
 }
 
 
+#: the small-crop methods of the identification report, for features extracted with ``--crop 32
+#: --grid 6 --half-grid 0 --layers RRDB1,RRDB2,RRDB4`` (every crop of such a file is one of the 36)
+SMALL_CROP_VARIANTS = {
+    "brisque": {"head": "brisque"},
+    "ddr-36": {"crops": "g3", "layers": L124[:2], "stats": S3},
+    "ddr-36-random": {"crops": "g3", "layers": L124[:2], "stats": S3, "random": True},
+    "ddr-36-deep": {"crops": "g3", "layers": L124, "stats": S3},
+    "ddr-36-deep-random": {"crops": "g3", "layers": L124, "stats": S3, "random": True},
+}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -389,7 +403,8 @@ def main(argv=None):
     v.add_argument("--test", nargs="+", help="features of a second set: train on all of the first, test on it")
     v.add_argument("--random", nargs="+", help="features of the same images from the random-init network (variants with "
                                     '"random": true use them)')
-    v.add_argument("--variants", help="JSON file: name -> variant; 'report': the methods of the identification report")
+    v.add_argument("--variants", help="JSON file: name -> variant; 'report': the methods of the identification report; "
+                   "'small-crops': its 32x32-crop methods (ddr-36, ddr-36-deep)")
     v.add_argument("--only", help="comma-separated variant names")
     v.add_argument("--splits", type=int, default=20, help="content-disjoint splits (0: only the --test set)")
     v.add_argument("--per-class", action="store_true", help="also print each class's median precision/recall")

@@ -13,13 +13,18 @@ LIVE-like set with a ``pristine`` class and the benchmark's content-disjoint spl
 
 and joins the clean / blur / noise Calinski-Harabasz index at ``ResBlock16`` from the analysis
 tables (``benchmarks/results/analysis/cross_degradation.csv``, written by ``analysis_ddr.py``), when
-that table has a row for the same network. Writes ``curve.csv``, ``curve.md`` and, with
-matplotlib, ``curve.png`` to ``--out``.
+that table has a row for the same network; with ``--psnr-set NAME=FOLDER`` (repeatable) also the
+validation Y-PSNR of each point on those HR folders (``ddriqa eval-sr``'s measure: MATLAB bicubic
+x1/4 input, BT.601 Y, 4-pixel border) and of bicubic upsampling. Writes ``curve.csv``,
+``curve.md`` and, with matplotlib, ``curve.png`` to ``--out``.
 
 Usage (about 6 minutes per backbone point on one core of the 2-core development CPU)::
 
     python benchmarks/training_curve.py --data /tmp/live_kodak --out benchmarks/results/training_curve \\
-        --cache /tmp/curve_cache
+        --cache /tmp/curve_cache --psnr-set Set5=../shared/data/sr/Set5 \\
+        --psnr-set Set14=../shared/data/sr/Set14 --psnr-set BSD100=../shared/data/sr/BSDS500/val
+
+(``BSDS500/val`` holds the 100 images of BSD100, the BSDS300 test set.)
 """
 
 from __future__ import annotations
@@ -95,6 +100,37 @@ def _features(weights, paths, cache):
     return pooled, gram, time.perf_counter() - t0
 
 
+def _psnr_sets(specs):
+    """``["Set5=folder", ...]`` -> {name: [image files]}."""
+    from ddriqa.io import list_images
+
+    sets = {}
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not name or not Path(folder).is_dir():
+            raise SystemExit(f"--psnr-set {spec!r}: expected NAME=FOLDER with an existing folder")
+        sets[name] = list_images(folder)
+    return sets
+
+
+def _psnr(weights, sets, cache):
+    """{set: (network Y-PSNR, bicubic Y-PSNR)} of one backbone point, means over each set's images."""
+    from ddriqa.jobs.sr import evaluate_sr
+    from ddriqa.models.backbones import build_backbone
+
+    out, model = {}, None
+    for name, files in sets.items():
+        def compute():
+            nonlocal model
+            if model is None:
+                model = build_backbone(weights, seed=0).requires_grad_(False)
+            (mean, _), (mean_bicubic, _) = evaluate_sr(model, files).means()
+            return np.array([mean, mean_bicubic])
+
+        out[name] = tuple(float(v) for v in _cached(cache, f"psnr_{name}_{_id(weights)}", compute))
+    return out
+
+
 def _chi(analysis_csv, step, kind):
     """ResBlock16 clean/blur/noise CHI (mean, std over t-SNE runs) of this point, if measured.
 
@@ -126,6 +162,8 @@ def main(argv=None):
     p.add_argument("--cache", default=None, help="folder for the features (outside the repository)")
     p.add_argument("--splits", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--psnr-set", action="append", default=[], metavar="NAME=FOLDER",
+                   help="HR folder for a validation Y-PSNR column (repeatable)")
     p.add_argument("--analysis", default=str(REPO / "benchmarks" / "results" / "analysis" / "cross_degradation.csv"))
     args = p.parse_args(argv)
 
@@ -136,6 +174,7 @@ def main(argv=None):
     from ddriqa.evaluation.identification import _load_table
     from ddriqa.evaluation.protocol import GramFeatures, run_benchmark
 
+    sets = _psnr_sets(args.psnr_set)
     table = _load_table(args.data, True, log)
     paths = table["path"].astype(str).tolist()
     y, groups = table["distortion"].to_numpy().astype(str), table["reference"].to_numpy().astype(str)
@@ -162,14 +201,22 @@ def main(argv=None):
                "pooled_precision_iqr": round(float(allrow.loc["pooled", "precision_iqr"]), 3),
                "paper_precision": round(float(allrow.loc["paper", "precision_median"]), 3),
                "paper_precision_iqr": round(float(allrow.loc["paper", "precision_iqr"]), 3),
-               "chi_resblock16": chi, "chi_resblock16_std": chi_sd, "seconds": round(seconds, 1)}
+               "chi_resblock16": round(chi, 1), "chi_resblock16_std": round(chi_sd, 1),
+               "seconds": round(seconds, 1)}
+        for name, (db, db_bicubic) in _psnr(weights, sets, args.cache).items():
+            row[f"psnr_y_{name}"] = round(db, 2)
+            row[f"psnr_y_{name}_bicubic"] = round(db_bicubic, 2)
         log(str(row))
         rows.append(row)
         pd.DataFrame(rows).to_csv(out / "curve.csv", index=False)
     curve = pd.DataFrame(rows)
     cols = ["backbone", "step", "pooled_precision", "paper_precision", "chi_resblock16"]
+    cols += [f"psnr_y_{name}" for name in sets]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for _, r in curve.iterrows()]
+    if sets:
+        lines += ["", "bicubic: " + ", ".join(f"{name} {curve.iloc[0][f'psnr_y_{name}_bicubic']:.2f} dB"
+                                             for name in sets)]
     (out / "curve.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
         import matplotlib

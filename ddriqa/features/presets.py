@@ -29,7 +29,9 @@ builds the whole classifier). The presets:
     ``ddr-9-fast`` on a 6 x 6 grid: 36 crops of 32 x 32, the work and the pixels of ``ddr-9``
     spread over four times as many places.
 ``ddr-9-deep``
-    ``ddr`` on the 3 x 3 grid (``RRDB1``, ``RRDB2``, ``RRDB4``): 2.25 times the work of ``ddr``,
+    ``ddr`` on the 3 x 3 grid (``RRDB1``, ``RRDB2``, ``RRDB4``): 2.25 times the work of ``ddr``.
+``ddr-36-deep``
+    ``ddr-36`` with ``RRDB4`` added (the taps of ``ddr-9-deep``): twice the work of ``ddr-9``,
     the most accurate pure DDR preset.
 
 :data:`DEFAULT_WEIGHTS`, :data:`DEFAULT_LAYER` and :data:`DEFAULT_CROP` are what the extractor,
@@ -80,8 +82,10 @@ PRESETS = {
                          "Real-ESRGAN RRDB1/2 channel statistics of 6x6 grid 32x32 crops, linear SVM per crop, "
                          "decisions averaged (the work of ddr-9)"),
     "ddr-9-deep": _crop_vote(("RRDB1", "RRDB2", "RRDB4"), 64, 9,
-                             "as ddr on a 3x3 grid of 64x64 crops (2.25x the work of ddr, the most accurate pure "
-                             "DDR preset)"),
+                             "as ddr on a 3x3 grid of 64x64 crops (2.25x the work of ddr)"),
+    "ddr-36-deep": _crop_vote(("RRDB1", "RRDB2", "RRDB4"), 32, 36,
+                              "as ddr-36 with RRDB4 added (twice the work of ddr-9; the most accurate pure DDR "
+                              "preset)"),
 }
 
 #: the presets with the pooled crop-vote head (benchmark methods, ``ddriqa train --preset`` choices)

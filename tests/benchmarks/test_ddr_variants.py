@@ -96,3 +96,12 @@ def test_zero_splits_scores_only_the_held_out_set(extracted, tmp_path, capsys):
     assert " prec " not in text and "cross " in text and "clean->pristine" in text and "cross: gblur" in text
     with pytest.raises(SystemExit, match="only the --test set"):
         ddr_variants.main(["evaluate", str(out), "--variants", str(tmp_path / "v.json"), "--splits", "0"])
+
+
+def test_small_crop_variants_use_the_presets_taps_and_their_random_twins_match():
+    from ddriqa.features.presets import preset_params
+
+    v = ddr_variants.SMALL_CROP_VARIANTS
+    for name in ("ddr-36", "ddr-36-deep"):
+        assert tuple(v[name]["layers"]) == preset_params(name)["layer"]
+        assert {**v[name], "random": True} == v[f"{name}-random"]

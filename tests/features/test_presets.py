@@ -20,7 +20,7 @@ def test_paper_preset_is_the_papers_head():
     assert clf.named_steps["pca"].extractor.layer == "ResBlock16"
 
 
-@pytest.mark.parametrize("name", ["ddr", "ddr-fast", "ddr-9", "ddr-9-fast", "ddr-36", "ddr-9-deep"])
+@pytest.mark.parametrize("name", ["ddr", "ddr-fast", "ddr-9", "ddr-9-fast", "ddr-36", "ddr-9-deep", "ddr-36-deep"])
 def test_pooled_presets_build_an_extractor_that_accepts_their_params(name):
     params = preset_params(name)
     DDRExtractor(**params)._check_params()  # every preset is a valid extractor
@@ -32,15 +32,15 @@ def test_pooled_presets_build_an_extractor_that_accepts_their_params(name):
 
 
 def test_unknown_preset_lists_the_names():
-    with pytest.raises(InputError, match="choose from paper, ddr, ddr-fast, ddr-9, ddr-9-fast, ddr-36, ddr-9-deep"):
+    with pytest.raises(InputError, match="choose from paper, ddr, ddr-fast, ddr-9, ddr-9-fast, ddr-36, ddr-9-deep, ddr-36-deep"):
         preset_params("nope")
-    assert set(PRESETS) == {"paper", "ddr", "ddr-fast", "ddr-9", "ddr-9-fast", "ddr-36", "ddr-9-deep"}
+    assert set(PRESETS) == {"paper", "ddr", "ddr-fast", "ddr-9", "ddr-9-fast", "ddr-36", "ddr-9-deep", "ddr-36-deep"}
 
 
 def test_pooled_presets_are_the_crop_vote_ones_and_the_9_crop_presets_extend_ddr_and_ddr_fast():
     from ddriqa.features.presets import DEFAULT_PRESET, POOLED_PRESETS
 
-    assert POOLED_PRESETS == ("ddr", "ddr-fast", "ddr-9", "ddr-9-fast", "ddr-36", "ddr-9-deep")
+    assert POOLED_PRESETS == ("ddr", "ddr-fast", "ddr-9", "ddr-9-fast", "ddr-36", "ddr-9-deep", "ddr-36-deep")
     assert DEFAULT_PRESET == "ddr-9"
     for nine, four in (("ddr-9", "ddr-fast"), ("ddr-9-deep", "ddr")):
         nine, four = preset_params(nine), preset_params(four)
@@ -52,3 +52,6 @@ def test_pooled_presets_are_the_crop_vote_ones_and_the_9_crop_presets_extend_ddr
     many = preset_params("ddr-36")  # ddr-9-fast on a 6x6 grid: the pixels of ddr-9's nine 64x64 crops
     assert {k: v for k, v in many.items() if k != "n_crops"} == {k: v for k, v in fast.items() if k != "n_crops"}
     assert many["n_crops"] * many["crop"] ** 2 == nine["n_crops"] * nine["crop"] ** 2
+    deep = preset_params("ddr-36-deep")  # ddr-36 with ddr-9-deep's taps
+    assert deep["layer"] == preset_params("ddr-9-deep")["layer"] == ("RRDB1", "RRDB2", "RRDB4")
+    assert {k: v for k, v in deep.items() if k != "layer"} == {k: v for k, v in many.items() if k != "layer"}
