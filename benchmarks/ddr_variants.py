@@ -316,10 +316,8 @@ def evaluate(args):
         raise SystemExit("--splits 0 scores only the --test set: give one")
     splits = (content_disjoint_splits(data["groups"], n_splits=args.splits, test_size=0.2, seed=args.seed)
               if args.splits else [])
-    if args.variants == "report":
-        variants = REPORT_VARIANTS
-    elif args.variants == "small-crops":
-        variants = SMALL_CROP_VARIANTS
+    if args.variants in NAMED_VARIANTS:
+        variants = NAMED_VARIANTS[args.variants]
     else:
         variants = json.loads(Path(args.variants).read_text()) if args.variants else DEFAULT_VARIANTS
     for name, v in variants.items():
@@ -384,6 +382,9 @@ SMALL_CROP_VARIANTS = {
     "ddr-36-deep": {"crops": "g3", "layers": L124, "stats": S3},
     "ddr-36-deep-random": {"crops": "g3", "layers": L124, "stats": S3, "random": True},
 }
+
+#: ``evaluate --variants NAME``: the variant sets named on the command line
+NAMED_VARIANTS = {"report": REPORT_VARIANTS, "small-crops": SMALL_CROP_VARIANTS}
 
 
 def main(argv=None):

@@ -118,7 +118,7 @@ def _psnr(weights, sets, cache):
     from ddriqa.jobs.sr import evaluate_sr
     from ddriqa.models.backbones import build_backbone
 
-    out, model = {}, None
+    out, model, wid = {}, None, _id(weights)  # the weights file hashed once for every set's cache name
     for name, files in sets.items():
         def compute():
             nonlocal model
@@ -127,7 +127,7 @@ def _psnr(weights, sets, cache):
             (mean, _), (mean_bicubic, _) = evaluate_sr(model, files).means()
             return np.array([mean, mean_bicubic])
 
-        out[name] = tuple(float(v) for v in _cached(cache, f"psnr_{name}_{_id(weights)}", compute))
+        out[name] = tuple(float(v) for v in _cached(cache, f"psnr_{name}_{wid}", compute))
     return out
 
 

@@ -29,15 +29,13 @@ def hr_folder(tmp_path):
 def test_psnr_columns_are_eval_sr_means_and_are_cached(hr_folder, tmp_path):
     from ddriqa.jobs.sr import evaluate_sr
     from ddriqa.models.srresnet import SRResNet
-    from ddriqa.models.weights import save_weights
+    from ddriqa.models.weights import load_generator, save_weights
 
     weights = save_weights(SRResNet(num_blocks=1, num_features=8), tmp_path / "tiny.safetensors")
     sets = training_curve._psnr_sets([f"tiny={hr_folder}"])
     assert [Path(p).name for p in sets["tiny"]] == ["im0.png", "im1.png"]
     cache = tmp_path / "cache"
     got = training_curve._psnr(weights, sets, cache)
-    from ddriqa.models.weights import load_generator
-
     (mean, _), (mean_bicubic, _) = evaluate_sr(load_generator(weights).requires_grad_(False), sets["tiny"]).means()
     np.testing.assert_allclose(got["tiny"], (mean, mean_bicubic), atol=1e-9)
     assert len(list(cache.glob("psnr_tiny_*.npy"))) == 1
