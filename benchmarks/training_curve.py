@@ -49,6 +49,10 @@ POINTS = [
     ("SRResNet 20k", "srresnet", 20000, C / "snapshots" / "srresnet_x4_gr_step20000.safetensors"),
     ("SRGAN 500 (from SRResNet 8,214)", "srgan", 500, C / "snapshots" / "srgan_x4_gr_step500.safetensors"),
     ("SRGAN 947 (from SRResNet 8,214)", "srgan", 947, REPO / "weights" / "srgan_x4_gr.safetensors"),
+    # the SRGAN run from the 20k SRResNet state (tools/TRAINING.md); labelled from each file's init_detail
+    ("SRGAN 1k", "srgan", 1000, C / "snapshots" / "srgan_x4_gr_step1000.safetensors"),
+    ("SRGAN 2.5k", "srgan", 2500, C / "snapshots" / "srgan_x4_gr_step2500.safetensors"),
+    ("SRGAN 5k", "srgan", 5000, C / "snapshots" / "srgan_x4_gr_step5000.safetensors"),
 ]
 POOLED_LAYERS = ("ResBlock4", "ResBlock8", "ResBlock16")
 
@@ -131,6 +135,19 @@ def _psnr(weights, sets, cache):
     return out
 
 
+def _init_step(weights):
+    """The SRResNet step an SRGAN point was fine-tuned from (``init_detail.step`` of its provenance)."""
+    import json
+
+    meta = Path(weights).with_suffix(".json")
+    if not meta.is_file():
+        raise SystemExit(f"{meta}: missing provenance record; the curve needs the SRGAN's init step")
+    step = json.loads(meta.read_text()).get("init_detail", {}).get("step")
+    if step is None:
+        raise SystemExit(f"{meta}: no init_detail.step; the curve needs the SRGAN's init step")
+    return int(step)
+
+
 def _chi(analysis_csv, step, kind):
     """ResBlock16 clean/blur/noise CHI (mean, std over t-SNE runs) of this point, if measured.
 
@@ -182,11 +199,13 @@ def main(argv=None):
     resume = _resume_point()
     if resume[2] not in {pt[2] for pt in points if pt[1] == "srresnet"}:
         points.append(resume)
-    points.sort(key=lambda pt: (pt[1] == "srgan", pt[2]))
+    points.sort(key=lambda pt: (pt[1] == "srgan", _init_step(pt[3]) if pt[1] == "srgan" else 0, pt[2]))
     rows = []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for label, kind, step, weights in points:
+        if kind == "srgan":
+            label = f"SRGAN {step:,} (from SRResNet {_init_step(weights):,})"
         log(f"{label}: extracting")
         pooled, gram, seconds = _features(weights, paths, args.cache)
         _, summary = run_benchmark(
@@ -196,6 +215,7 @@ def main(argv=None):
         allrow = summary[summary["class"] == "ALL"].set_index("method")
         chi, chi_sd = _chi(args.analysis, step, kind)
         row = {"backbone": label, "kind": kind, "step": step,
+               "init_step": _init_step(weights) if kind == "srgan" else "",
                "weights": "random" if weights == "random" else str(Path(weights).relative_to(REPO)),
                "pooled_precision": round(float(allrow.loc["pooled", "precision_median"]), 3),
                "pooled_precision_iqr": round(float(allrow.loc["pooled", "precision_iqr"]), 3),
@@ -231,11 +251,12 @@ def main(argv=None):
     gan = curve[curve["kind"] == "srgan"]
     ax.plot(sr["step"], sr["pooled_precision"], "o-", label="pooled crop vote (SRResNet)")
     ax.plot(sr["step"], sr["paper_precision"], "s-", label="paper head (SRResNet)")
-    if len(gan):
-        base = 8214  # the SRGAN runs start from SRResNet step 8,214
-        ax.plot(base + gan["step"], gan["pooled_precision"], "o--", label="pooled (SRGAN from 8,214)")
-        ax.plot(base + gan["step"], gan["paper_precision"], "s--", label="paper head (SRGAN from 8,214)")
-    ax.set_xlabel("training step (L1 steps; SRGAN: 8,214 + adversarial steps)")
+    for base, run in gan.groupby("init_step"):  # one pair of dashed lines per SRGAN run, from its SRResNet step
+        base = int(base)
+        x = base + run["step"].astype(int)
+        ax.plot(x, run["pooled_precision"], "o--", label=f"pooled (SRGAN from {base:,})")
+        ax.plot(x, run["paper_precision"], "s--", label=f"paper head (SRGAN from {base:,})")
+    ax.set_xlabel("training step (L1 steps; SRGAN: its init step + adversarial steps)")
     ax.set_ylabel("macro precision, content-disjoint")
     ax.set_ylim(0.2, 1.0)
     ax.grid(alpha=0.3)

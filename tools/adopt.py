@@ -17,9 +17,15 @@ validation figures)::
 An SRGAN run is adopted the same way from a staged copy of its ``train-sr`` folder:
 ``checkpoint/generator.safetensors`` as ``<run>.safetensors``, its ``generator.json`` as
 ``<run>.json`` (the losses and the init, which the train state does not hold), snapshots as
-``<run>.snap<N>.safetensors`` and ``val_log.csv``. Only the generator is kept: the
-discriminator and its Adam moments (~174 MB) stay in the run folder, so the adopted file is
-marked as a network, not a resume state.
+``<run>.snap<N>.safetensors`` and ``val_log.csv``; ``tools/gpu_run.py --runs srgan_x4_gr`` brings
+these back itself. When the source also has the run's compact discriminator
+(``<run>.discriminator[-0000k-of-0000n].safetensors``: bfloat16 weights, no Adam moments, ~29 MB,
+what ``gpu_run.py`` keeps), it is filed beside the generator and the three make a resume state
+(exact for the generator, inexact for the discriminator); without it only the generator is kept
+(the discriminator's full state, ~174 MB, stays in the run folder) and the adopted file is marked
+as a network, not a resume state::
+
+    <dest>/resume/<run>.discriminator[-0000k-of-0000n].safetensors + .json each
 
 Everything but the data description and the status line is read from the files themselves
 (step, nominal iterations, schedule, seed, optimizer, training segments with their hardware).
@@ -160,9 +166,17 @@ def _read_run(src, run, data, extra):
 def _loss_fields(arch, run_json, weights):
     if arch == "srgan":
         run_prov = _run_provenance(run_json)
-        return {k: run_prov[k] for k in _FROM_RUN_PROVENANCE} | {
-            "discriminator": "VGG-style, 128x128 input; its state (weights + Adam moments, ~174 MB) "
-                             "is not kept here: it stays in the run's checkpoint folder"}
+        fields = {k: run_prov[k] for k in _FROM_RUN_PROVENANCE}
+        if run_prov.get("init_detail"):  # the SRResNet state it started from (train-sr records it)
+            fields["init_detail"] = run_prov["init_detail"]
+        d_files = _discriminator_files(Path(weights).parent, Path(weights).stem)
+        fields["discriminator"] = (
+            "VGG-style, 128x128 input; kept beside the generator as bfloat16 weights without Adam moments "
+            f"({sum(f.stat().st_size for f in d_files) / 1e6:.1f} MB): the resume is exact for the generator, "
+            "inexact for the discriminator" if d_files else
+            "VGG-style, 128x128 input; its state (weights + Adam moments, ~174 MB) is not kept here: it stays "
+            "in the run's checkpoint folder")
+        return fields
     if arch in _LOSSES:
         return dict(zip(("loss", "losses"), _LOSSES[arch]))
     raise ValueError(f"{weights}: adopting {arch!r} runs is not supported (only {sorted(_LOSSES) + ['srgan']})")
@@ -195,7 +209,13 @@ def _adopt_run(src, dest, run, *, data, evals, note, extra):
     optimizer = {"name": "Adam", "lr": group.get("lr"), "betas": group.get("betas"),
                  "state_file": optim_dst.name if optim_src.is_file() else None}
     exact = "exact" if optim_src.is_file() else "light (no Adam moments)"
-    if common["arch"] == "srgan":
+    d_files = _discriminator_files(src, run) if common["arch"] == "srgan" else []
+    if d_files:
+        exact = "generator exact, discriminator compact"
+        status = (f"generator of an SRGAN run in progress (step {step:,} of the nominal {common['iterations']:,}), "
+                  f"fine-tuned from {common['init']}; with {run}.discriminator* and the Adam moments a resume "
+                  f"state (exact for the generator, inexact for the discriminator); not a shipped backbone{note}")
+    elif common["arch"] == "srgan":
         exact = "generator only"
         status = (f"generator of an SRGAN run in progress (step {step:,} of the nominal {common['iterations']:,}), "
                   f"fine-tuned from {common['init']}; not a resume state (the discriminator stays in the run "
@@ -206,10 +226,42 @@ def _adopt_run(src, dest, run, *, data, evals, note, extra):
     written = [write_provenance(target, **common, step=step, optimizer=optimizer, validation=validation,
                                 validation_psnr_y=figures, status=status), target]
     written += _adopt_optimizer_state(optim_src, optim_dst, target, common, step, optimizer, validation, note)
+    if d_files:
+        written += _adopt_discriminator(src, resume, run, target, common, step, validation, note)
     _merge_val_log(resume / "val_log.csv", run, rows)
     written.append(resume / "val_log.csv")
     written += _adopt_snapshots(src, dest, run, rows, common, step, note)
     _log(f"adopt: {run} at step {step} ({exact}) -> {resume}")
+    return written
+
+
+def _discriminator_files(folder, run):
+    """``<run>.discriminator.safetensors`` or its shards in ``folder``."""
+    folder = Path(folder)
+    return sorted(folder.glob(f"{run}.discriminator.safetensors")) + sorted(
+        folder.glob(f"{run}.discriminator-?????-of-?????.safetensors"))
+
+
+def _adopt_discriminator(src, resume, run, target, common, step, validation, note):
+    """File the run's compact discriminator beside its generator (replacing an older one), each
+    file with its own provenance record."""
+    from ddriqa.models.weights import write_provenance
+
+    files = _discriminator_files(src, run)
+    for stale in _discriminator_files(resume, run):
+        for old in (stale, stale.with_suffix(".json"), stale.with_suffix(".md")):
+            old.unlink(missing_ok=True)
+    written = []
+    for i, f in enumerate(files, 1):
+        dst = resume / f.name
+        shutil.copyfile(f, dst)
+        shard = f" (shard {i} of {len(files)})" if len(files) > 1 else ""
+        written += [write_provenance(
+            dst, **{k: v for k, v in common.items() if k != "config"}, step=step, dtype="bfloat16",
+            pairs_with=target.name, validation=validation,
+            status=(f"discriminator{shard} of the {run} run at step {step:,}: bfloat16 weights without Adam "
+                    f"moments; with {target.name} and its Adam moments a resume state that is inexact for the "
+                    f"discriminator; not a network to use{note}")), dst]
     return written
 
 

@@ -17,10 +17,11 @@ What it does:
    mostly idle, so two processes overlap each other's launch gaps; each process samples its
    batches on the device from the unpacked images (no DataLoader) and stops itself at the budget;
    a progress line per run and minute (the last ``train_log.csv`` row) is printed meanwhile;
-4. writes a few small files to ``--out`` (each at most 16 MiB; a larger one is listed in the
-   report instead): per run ``<run>.safetensors``, ``<run>.g_optim.safetensors`` and the latest
-   float16 snapshot ``<run>.snap<step>.safetensors``; ``val_log.csv`` (all runs) and
-   ``gpu_run_report.json`` (summaries, speed, logs' tails). ``tools/adopt.py`` files them.
+4. writes a few small files to ``--out`` (at most 8, each at most 16 MiB, 64 MiB together: what a
+   device machine sends back; what does not fit is named in the report instead): per run
+   ``<run>.safetensors`` and ``<run>.g_optim.safetensors``, ``val_log.csv`` (all runs),
+   ``gpu_run_report.json`` (summaries, speed, logs' tails), then the float16 snapshots
+   ``<run>.snap<step>.safetensors`` of this sitting, newest first. ``tools/adopt.py`` files them.
 
 A process that fails early makes the script return within seconds with its error, so that a
 fixed rerun still fits in the machine time. ``--bench SECONDS`` only measures the training
@@ -45,8 +46,18 @@ from pathlib import Path
 
 from ddriqa.training.validation import ValidationLog
 
-RUNS = {"srresnet_x4_gr": ["--global-residual"], "srresnet_x4_nogr": ["--no-global-residual"]}
-MAX_FILE = 16 * 2**20
+#: the runs this script trains: {name: (arch, train-sr flags)}
+RUNS = {"srresnet_x4_gr": ("srresnet", ["--global-residual"]),
+        "srresnet_x4_nogr": ("srresnet", ["--no-global-residual"]),
+        "srgan_x4_gr": ("srgan", [])}
+DEFAULT_RUNS = ("srresnet_x4_gr", "srresnet_x4_nogr")
+#: an SRGAN's discriminator comes back compact: bfloat16 weights in two ~14.5 MB shards, no Adam
+#: moments (the exact state, 174 MB, is over what a device machine sends back); each sitting's
+#: resume is therefore inexact for the discriminator, as the run's log says
+SRGAN_D_FLAGS = ["--d-dtype", "bfloat16", "--no-d-optimizer-state"]
+MAX_FILE = 16 * 2**20  # what a device machine sends back: files of at most 16 MiB,
+MAX_TOTAL = 64 * 2**20  # 64 MiB together,
+MAX_FILES = 8  # at most 8 of them
 
 
 def _log(msg):
@@ -102,6 +113,14 @@ def bench(seconds=20.0, device=None, batch_size=16, lr_patch=32, amp="auto", cha
             "channels_last": t.channels_last, "threads": torch.get_num_threads()}
 
 
+def _discriminator_files(folder, prefix=""):
+    """The discriminator's files (one file or its shards) in a checkpoint folder, or with the run's
+    name as ``prefix`` (``"srgan_x4_gr."``) in an --out / --resume-from folder."""
+    folder = Path(folder)
+    return sorted(folder.glob(f"{prefix}discriminator.safetensors")) + sorted(
+        folder.glob(f"{prefix}discriminator-?????-of-?????.safetensors"))
+
+
 def _prepare(run, work, resume_from):
     run_dir = work / run
     ck = run_dir / "checkpoint"
@@ -118,6 +137,12 @@ def _prepare(run, work, resume_from):
     if optim.is_file():
         shutil.copyfile(optim, ck / "g_optim.safetensors")
         mode = "exact resume"
+    if RUNS[run][0] == "srgan":
+        for d in _discriminator_files(src, f"{run}."):
+            shutil.copyfile(d, ck / d.name[len(run) + 1:])
+        if src.joinpath(f"{run}.json").is_file():  # the run's provenance (losses, init), as train-sr wrote it
+            shutil.copyfile(src / f"{run}.json", run_dir / "generator.json")
+        mode += " of the generator, compact discriminator (bfloat16, Adam moments restart)"
     rows = ValidationLog.read_rows(src / "val_log.csv", run)
     if rows:
         ValidationLog.write_rows(run_dir / "val_log.csv", rows)
@@ -125,18 +150,24 @@ def _prepare(run, work, resume_from):
 
 
 def _command(run, args, work):
-    cmd = [sys.executable, "-c", "from ddriqa.cli import main; main()", "train-sr", "--arch", "srresnet",
-           "--data", args.pack, "--iterations", str(args.iterations), "--output", str(work / run), "--resume",
+    arch, flags = RUNS[run]
+    gan = arch == "srgan"
+    cmd = [sys.executable, "-c", "from ddriqa.cli import main; main()", "train-sr", "--arch", arch,
+           "--data", args.pack, "--iterations", str(args.srgan_iterations if gan else args.iterations),
+           "--output", str(work / run), "--resume",
            "--name", run, "--seed", str(args.seed), "--batch-size", str(args.batch_size),
-           "--max-minutes", str(args.minutes), "--snapshot-steps", args.snapshot_steps,
+           "--max-minutes", str(args.minutes),
+           "--snapshot-steps", args.srgan_snapshot_steps if gan else args.snapshot_steps,
            "--log-every", str(args.log_every), "--device", args.device, "--checkpoint-every", str(args.checkpoint_every)]
+    if gan:
+        cmd += SRGAN_D_FLAGS + (["--init", args.srgan_init] if args.srgan_init else [])
     if args.val_pack:
         cmd += ["--val-pack", args.val_pack, "--val-sets", args.val_sets, "--val-every", str(args.val_every)]
     if args.stop_at:
         cmd += ["--stop-at", str(args.stop_at)]
     if args.tiny:
         cmd += ["--tiny", "--lr-patch", "8"]
-    return cmd + RUNS[run]
+    return cmd + flags
 
 
 def _tail(path, n=3000):
@@ -147,29 +178,43 @@ def _tail(path, n=3000):
 
 
 def _collect(runs, work, out, report):
-    """Copy each run's resume state, latest snapshot and logs to ``out``; returns the names written."""
+    """Copy each run's resume state, new snapshots and logs to ``out``; returns the names written.
+
+    What comes back from a device machine is at most ``MAX_FILES`` files of at most ``MAX_FILE``
+    bytes, ``MAX_TOTAL`` together: the resume states and the two logs come first, then the
+    snapshots of this sitting, newest first, while they fit; any left out is named in the report.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, used = [], [0]
 
     def put(src, name):
-        if src.is_file() and src.stat().st_size <= MAX_FILE:
-            shutil.copyfile(src, out / name)
-            written.append(name)
-        elif src.is_file():
-            report.setdefault("not_copied", []).append(f"{src} ({src.stat().st_size} bytes > 16 MiB)")
+        size = src.stat().st_size if src.is_file() else None
+        if size is None:
+            return
+        if size > MAX_FILE or used[0] + size > MAX_TOTAL or len(written) + 3 > MAX_FILES:  # + val_log + report
+            report.setdefault("not_copied", []).append(f"{src} ({size} bytes: over the limits on what comes back)")
+            return
+        shutil.copyfile(src, out / name)
+        written.append(name)
+        used[0] += size
 
-    rows = []
+    rows, snapshots = [], []
     for run in runs:
         ck = work / run / "checkpoint"
         put(ck / "generator.safetensors", f"{run}.safetensors")
         put(ck / "g_optim.safetensors", f"{run}.g_optim.safetensors")
-        snaps = sorted((work / run / "snapshots").glob("generator_step*.safetensors"))
-        snaps = [p for p in snaps if not p.stem.endswith("step0000000")]  # step 0: re-made from the seed
-        if snaps:
-            step = int(snaps[-1].stem.rsplit("step", 1)[1])
-            put(snaps[-1], f"{run}.snap{step}.safetensors")
+        if RUNS[run][0] == "srgan":  # the compact discriminator and the run's provenance (losses, init)
+            for d in _discriminator_files(ck):
+                put(d, f"{run}.{d.name}")
+            put(work / run / "generator.json", f"{run}.json")
+        for snap in (work / run / "snapshots").glob("generator_step*.safetensors"):
+            step = int(snap.stem.rsplit("step", 1)[1])
+            if step:  # step 0: re-made from the seed
+                snapshots.append((step, run, snap))
         rows += ValidationLog.read_rows(work / run / "val_log.csv")
         report["runs"][run]["train_log_tail"] = _tail(work / run / "train_log.csv", 1500)
+    for step, run, snap in sorted(snapshots, key=lambda t: (-t[0], t[1])):  # ~3 MB each
+        put(snap, f"{run}.snap{step}.safetensors")
     if rows:
         ValidationLog.write_rows(out / "val_log.csv", rows)
         written.append("val_log.csv")
@@ -187,7 +232,13 @@ def _parser():
                    help="folder for the files to keep (default: $OUT, else gpu_out)")
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary folder)")
     p.add_argument("--minutes", type=float, default=8.0, help="training wall-clock budget per run")
-    p.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {list(RUNS)}")
+    p.add_argument("--runs", default=",".join(DEFAULT_RUNS),
+                   help=f"comma-separated subset of {list(RUNS)} (an SRGAN run goes alone: its files fill the 8)")
+    p.add_argument("--srgan-init", default=None, metavar="WEIGHTS",
+                   help="SRResNet weights a new SRGAN run starts from (e.g. the adopted resume state at 20k)")
+    p.add_argument("--srgan-iterations", type=int, default=50_000,
+                   help="nominal SRGAN run length (its lr milestones are scaled to it)")
+    p.add_argument("--srgan-snapshot-steps", default="1000,2500,5000,10000,25000,50000")
     p.add_argument("--iterations", type=int, default=100_000,
                    help="nominal run length: the lr milestones are scaled to it (keep it the same across resumes)")
     p.add_argument("--stop-at", type=int, default=None,
@@ -222,6 +273,19 @@ def _input_problem(args, runs):
     unknown = [r for r in runs if r not in RUNS]
     if unknown:
         return f"unknown runs {unknown}; choose from {list(RUNS)}"
+    gans = [r for r in runs if RUNS[r][0] == "srgan"]
+    if gans and len(runs) > 1:
+        return (f"run {gans[0]} alone: with its compact discriminator its resume state is 5 files, and "
+                f"{len(runs) - 1} more run(s) would not come back within 8 files")
+    for run in gans:
+        resuming = args.resume_from and Path(args.resume_from, f"{run}.safetensors").is_file()
+        if resuming and not _discriminator_files(args.resume_from, f"{run}."):
+            return (f"{args.resume_from} has {run}.safetensors but no {run}.discriminator*.safetensors: bring "
+                    "them, or restart the adversarial phase from that generator (--srgan-init it, no --resume-from)")
+        if not resuming and not args.srgan_init:
+            return f"a new {run} needs --srgan-init (the SRResNet weights it starts from)"
+        if args.srgan_init and not Path(args.srgan_init).is_file():
+            return f"--srgan-init {args.srgan_init}: no such weights file"
     for f in [args.pack] + ([args.val_pack] if args.val_pack else []):
         if not Path(f).is_file():
             return f"missing pack {f} (make it with `ddriqa pack-sr-data`, and bring it to this machine)"

@@ -26,10 +26,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ddriqa.errors import InputError
+from ddriqa.errors import InputError, ModelFileError
 from ddriqa.training.run_folder import check_run_folder
 
-__all__ = ["ARCHS", "SCALE", "TINY_NETWORKS", "TrainConfig", "build_trainer"]
+__all__ = ["ARCHS", "SCALE", "TINY_NETWORKS", "TrainConfig", "build_trainer", "describe_init"]
 
 #: What ``train-sr --arch`` trains.
 ARCHS = ("srresnet", "srgan")
@@ -301,6 +301,42 @@ def _build_validation(config, log):
     return pairs
 
 
+def describe_init(init):
+    """What an SRGAN starts from: ``{"path", "sha256", "step", "run"}`` of the ``init`` weights.
+
+    ``step`` and ``run`` come from the file's training state (a checkpoint or a run's exported
+    weights) or else from its provenance JSON; None when neither says. The record outlives the
+    file at ``path``, which for a resume state moves on as its run continues.
+
+    Raises
+    ------
+    ddriqa.errors.ModelFileError
+        ``init`` names no weights file.
+    """
+    import json
+
+    from ddriqa.models.weights import read_metadata, resolve_weights, sha256_file
+    from ddriqa.training.checkpoint import read_train_state
+
+    path = resolve_weights(init)
+    detail = {"path": os.fspath(init), "sha256": sha256_file(path), "step": None, "run": None}
+    record = {}
+    meta = path.with_suffix(".json")
+    if meta.is_file():
+        try:
+            record = json.loads(meta.read_text(encoding="utf-8"))
+        except ValueError:
+            record = {}
+    try:
+        state = read_train_state(path)
+        detail["step"], detail["run"] = int(state["step"]), state.get("user", {}).get("run")
+    except ModelFileError:  # exported weights or a snapshot: no train state
+        step = read_metadata(path).get("step", record.get("step"))
+        detail["step"] = int(step) if step is not None else None
+    detail["run"] = detail["run"] or record.get("run")
+    return detail
+
+
 def _make_trainer(config, generator, sampler, val_pairs, extra, log, *, overwrite):
     common = {
         "iterations": config.iterations, "amp": _AMP[config.amp], "compile": config.compile,
@@ -315,4 +351,5 @@ def _make_trainer(config, generator, sampler, val_pairs, extra, log, *, overwrit
     from ddriqa.training.srgan_trainer import SRGANTrainer
 
     discriminator = extra.pop("discriminator")
-    return SRGANTrainer(generator, discriminator, sampler, config.output, **extra, **common)
+    init_detail = describe_init(config.init) if config.init else None  # a resumed run keeps its own
+    return SRGANTrainer(generator, discriminator, sampler, config.output, init_detail=init_detail, **extra, **common)

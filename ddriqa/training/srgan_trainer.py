@@ -44,6 +44,11 @@ class SRGANTrainer(Trainer):
         How the discriminator is stored in checkpoints (see :mod:`ddriqa.training.checkpoint`).
     save_d_optimizer : bool, default=True
         Keep the discriminator's Adam moments in checkpoints (needed for an exact resume).
+    init_detail : dict, optional
+        What the generator was initialised from (``path``, ``sha256``, ``step``, ``run``; see
+        :func:`ddriqa.training.config.describe_init`). Kept in the checkpoint state, so that a
+        resumed run still names the SRResNet state it started from after the file at ``path``
+        has moved on, and written to the exported weights' provenance.
     **kwargs
         The options of :class:`~ddriqa.training.trainer.Trainer` (schedule defaults to SRGAN's, scaled).
 
@@ -80,6 +85,7 @@ class SRGANTrainer(Trainer):
         perceptual_weight=1.0,
         d_dtype="float32",
         save_d_optimizer=True,
+        init_detail=None,
         **kwargs,
     ):
         if d_dtype not in ("float32", "bfloat16"):
@@ -95,6 +101,7 @@ class SRGANTrainer(Trainer):
         self.pixel_weight, self.gan_weight = float(pixel_weight), float(gan_weight)
         self.perceptual_weight = float(perceptual_weight)
         self.d_dtype, self.save_d_optimizer = d_dtype, bool(save_d_optimizer)
+        self.init_detail = dict(init_detail) if init_detail else None
 
     # -- hooks ---------------------------------------------------------------------------
     def update(self, lr, hr):
@@ -160,13 +167,26 @@ class SRGANTrainer(Trainer):
         return {"d_dtype": self.d_dtype, "save_d_optimizer": self.save_d_optimizer}
 
     def extra_state(self):
-        return {"loss_weights": self._loss_weights()}
+        state = {"loss_weights": self._loss_weights()}
+        if self.init_detail:
+            state["init_detail"] = self.init_detail
+        return state
 
     def check_resumed_state(self, state):
         saved = state.get("loss_weights")
         if saved is not None and saved != self._loss_weights():
             self._log(f"[{self.label}] warning: the checkpoint was trained with loss weights {saved}, "
                       f"this run uses {self._loss_weights()}")
+        if state.get("init_detail"):  # the run's own start wins over an --init given again
+            self.init_detail = dict(state["init_detail"])
+        if self.init_detail and not self.provenance.get("init"):
+            self.provenance["init"] = self.init_detail.get("path")
+
+    def _provenance_extra(self):
+        extra = super()._provenance_extra()
+        if self.init_detail:
+            extra["init_detail"] = self.init_detail
+        return extra
 
     def loss_description(self):
         return (f"{self.pixel_weight:g} * L1 + {self.gan_weight:g} * vanilla GAN"

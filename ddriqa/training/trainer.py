@@ -258,6 +258,7 @@ class Trainer:
     def _user_state(self):
         return {
             "sampler": self.sampler.state_dict(),
+            "run": self.run_name,
             "arch": self.arch,
             "iterations": self.iterations,
             "batch_size": int(self.sampler.batch_size),

@@ -48,3 +48,23 @@ def test_psnr_set_needs_name_and_existing_folder(tmp_path):
         training_curve._psnr_sets([str(tmp_path)])
     with pytest.raises(SystemExit, match="NAME=FOLDER"):
         training_curve._psnr_sets([f"x={tmp_path / 'missing'}"])
+
+
+def test_srgan_init_step_comes_from_provenance(tmp_path):
+    import json
+
+    weights = tmp_path / "g.safetensors"
+    weights.write_bytes(b"")
+    with pytest.raises(SystemExit, match="missing provenance"):
+        training_curve._init_step(weights)
+    weights.with_suffix(".json").write_text(json.dumps({"init_detail": {"step": 20000}}))
+    assert training_curve._init_step(weights) == 20000
+    weights.with_suffix(".json").write_text(json.dumps({"init": "somewhere"}))
+    with pytest.raises(SystemExit, match="init_detail.step"):
+        training_curve._init_step(weights)
+
+
+def test_shipped_srgan_points_start_from_8214():
+    for label, kind, _, weights in training_curve.POINTS:
+        if kind == "srgan" and Path(weights).is_file():
+            assert training_curve._init_step(weights) == 8214, label

@@ -122,6 +122,8 @@ def test_srgan_generator_adopted_with_losses_and_init_from_its_provenance(tmp_pa
     staged = tmp_path / "staged"
     _collect([run], tmp_path / "work", staged, {"runs": {run: {}}})
     (staged / f"{run}.g_optim.safetensors").unlink()  # a generator without its discriminator is no resume state
+    for brought in [*staged.glob(f"{run}.discriminator*.safetensors"), staged / f"{run}.json"]:
+        brought.unlink()  # staged by hand from a train-sr folder: generator, snapshots and log only
     dest = tmp_path / "checkpoints"
     with pytest.raises(ValueError, match="needs its provenance JSON"):
         adopt_run_outputs(staged, dest, data=DATA)

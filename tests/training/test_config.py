@@ -97,3 +97,26 @@ def test_srgan_needs_an_init_and_keeps_its_residual(images, tmp_path):
     assert gan.pixel_weight == 1.0 and gan.discriminator.input_size == 32
     assert any("WITHOUT the perceptual loss" in m for m in messages)
     assert gan.provenance["init"] == str(tmp_path / "l1" / "generator.safetensors")
+
+
+def test_srgan_records_its_init_and_keeps_the_record_when_resumed(images, tmp_path):
+    import json
+
+    from ddriqa.models.weights import sha256_file
+    from ddriqa.training.config import describe_init
+
+    build_trainer(_config(images, tmp_path / "l1", run_name="l1run")).fit(stop_at=2)
+    ck = tmp_path / "l1" / "checkpoint" / "generator.safetensors"
+    detail = describe_init(ck)  # a checkpoint: step and run from its train state
+    assert detail == {"path": str(ck), "sha256": sha256_file(ck), "step": 2, "run": "l1run"}
+    exported = tmp_path / "l1" / "generator.safetensors"  # exported weights: from the metadata / provenance
+    assert describe_init(exported)["step"] == 2 and describe_init(exported)["run"] == "l1run"
+    gan = build_trainer(_config(images, tmp_path / "gan", arch="srgan", init=ck))
+    gan.fit(stop_at=1)
+    assert json.loads((tmp_path / "gan" / "generator.json").read_text())["init_detail"] == detail
+    build_trainer(_config(images, tmp_path / "l1", resume=True)).fit(stop_at=3)  # the init file moves on
+    resumed = build_trainer(_config(images, tmp_path / "gan", arch="srgan", resume=True))  # no --init this time
+    assert resumed.init_detail == detail and resumed.provenance["init"] == str(ck)
+    resumed.fit(stop_at=2)
+    prov = json.loads((tmp_path / "gan" / "generator.json").read_text())
+    assert prov["init_detail"] == detail and prov["init"] == str(ck) and prov["step"] == 2
