@@ -54,6 +54,7 @@ import sys
 from pathlib import Path
 
 from ddriqa.training.validation import ValidationLog
+from gpu_run import _discriminator_files  # tools/ is this script's folder: the one definition of those names
 
 __all__ = ["adopt_run_outputs", "read_eval_csv"]
 
@@ -169,7 +170,7 @@ def _loss_fields(arch, run_json, weights):
         fields = {k: run_prov[k] for k in _FROM_RUN_PROVENANCE}
         if run_prov.get("init_detail"):  # the SRResNet state it started from (train-sr records it)
             fields["init_detail"] = run_prov["init_detail"]
-        d_files = _discriminator_files(Path(weights).parent, Path(weights).stem)
+        d_files = _discriminator_files(Path(weights).parent, f"{Path(weights).stem}.")
         fields["discriminator"] = (
             "VGG-style, 128x128 input; kept beside the generator as bfloat16 weights without Adam moments "
             f"({sum(f.stat().st_size for f in d_files) / 1e6:.1f} MB): the resume is exact for the generator, "
@@ -209,7 +210,7 @@ def _adopt_run(src, dest, run, *, data, evals, note, extra):
     optimizer = {"name": "Adam", "lr": group.get("lr"), "betas": group.get("betas"),
                  "state_file": optim_dst.name if optim_src.is_file() else None}
     exact = "exact" if optim_src.is_file() else "light (no Adam moments)"
-    d_files = _discriminator_files(src, run) if common["arch"] == "srgan" else []
+    d_files = _discriminator_files(src, f"{run}.") if common["arch"] == "srgan" else []
     if d_files:
         exact = "generator exact, discriminator compact"
         status = (f"generator of an SRGAN run in progress (step {step:,} of the nominal {common['iterations']:,}), "
@@ -235,20 +236,13 @@ def _adopt_run(src, dest, run, *, data, evals, note, extra):
     return written
 
 
-def _discriminator_files(folder, run):
-    """``<run>.discriminator.safetensors`` or its shards in ``folder``."""
-    folder = Path(folder)
-    return sorted(folder.glob(f"{run}.discriminator.safetensors")) + sorted(
-        folder.glob(f"{run}.discriminator-?????-of-?????.safetensors"))
-
-
 def _adopt_discriminator(src, resume, run, target, common, step, validation, note):
     """File the run's compact discriminator beside its generator (replacing an older one), each
     file with its own provenance record."""
     from ddriqa.models.weights import write_provenance
 
-    files = _discriminator_files(src, run)
-    for stale in _discriminator_files(resume, run):
+    files = _discriminator_files(src, f"{run}.")
+    for stale in _discriminator_files(resume, f"{run}."):
         for old in (stale, stale.with_suffix(".json"), stale.with_suffix(".md")):
             old.unlink(missing_ok=True)
     written = []

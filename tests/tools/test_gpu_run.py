@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # tools/
 from gpu_run import _prepare, main  # noqa: E402
 
 
-@pytest.mark.slow
-def test_gpu_run_writes_at_most_8_small_files_and_resumes(tmp_path):
+@pytest.fixture()
+def packs(tmp_path):
     for i in range(3):
         (tmp_path / "hr").mkdir(exist_ok=True)
         write_image(tmp_path / "hr" / f"{i}.png", textured_image(48, 56, seed=i))
@@ -27,12 +27,17 @@ def test_gpu_run_writes_at_most_8_small_files_and_resumes(tmp_path):
     write_image(tmp_path / "val" / "v.png", textured_image(40, 40, seed=9))
     pack_images([tmp_path / "hr"], tmp_path / "train.npz")
     pack_images([tmp_path / "val"], tmp_path / "val.npz", groups=["Set5"])
-    common = ["--pack", str(tmp_path / "train.npz"), "--val-pack", str(tmp_path / "val.npz"), "--allow-cpu", "--tiny",
-              "--iterations", "6", "--val-every", "3", "--snapshot-steps", "0,3", "--log-every", "2", "--threads", "1"]
+    return ["--pack", str(tmp_path / "train.npz"), "--val-pack", str(tmp_path / "val.npz"), "--allow-cpu", "--tiny",
+            "--val-every", "3", "--log-every", "2", "--threads", "1", "--minutes", "5"]
+
+
+@pytest.mark.slow
+def test_gpu_run_writes_at_most_8_small_files_and_resumes(packs, tmp_path):
     out1 = tmp_path / "out1"
-    assert main(common + ["--out", str(out1), "--minutes", "5"]) == 0
+    assert main(packs + ["--iterations", "6", "--snapshot-steps", "0,3", "--out", str(out1)]) == 0
     files = sorted(p.name for p in out1.iterdir())
-    assert len(files) <= 8 and sum((out1 / f).stat().st_size for f in files) <= 64 * 2**20 and all((out1 / f).stat().st_size <= 16 * 2**20 for f in files)
+    sizes = [(out1 / f).stat().st_size for f in files]
+    assert len(files) <= 8 and sum(sizes) <= 64 * 2**20 and max(sizes) <= 16 * 2**20
     assert {"srresnet_x4_gr.safetensors", "srresnet_x4_nogr.g_optim.safetensors", "srresnet_x4_gr.snap6.safetensors",
             "srresnet_x4_nogr.snap6.safetensors", "val_log.csv", "gpu_run_report.json"} <= set(files)
     report = json.loads((out1 / "gpu_run_report.json").read_text())
@@ -77,19 +82,6 @@ def test_collect_brings_every_snapshot_of_one_run_within_the_limits(tmp_path):
     assert written == [f"{run}.safetensors", f"{run}.snap20000.safetensors", f"{run}.snap15000.safetensors"]
     assert [n.split(" ")[0].endswith("g_optim.safetensors") for n in report["not_copied"]] == [True]
     assert (tmp_path / "out" / f"{run}.snap15000.safetensors").read_bytes() == b"s" * 10
-
-
-@pytest.fixture()
-def packs(tmp_path):
-    for i in range(3):
-        (tmp_path / "hr").mkdir(exist_ok=True)
-        write_image(tmp_path / "hr" / f"{i}.png", textured_image(48, 56, seed=i))
-    (tmp_path / "val").mkdir()
-    write_image(tmp_path / "val" / "v.png", textured_image(40, 40, seed=9))
-    pack_images([tmp_path / "hr"], tmp_path / "train.npz")
-    pack_images([tmp_path / "val"], tmp_path / "val.npz", groups=["Set5"])
-    return ["--pack", str(tmp_path / "train.npz"), "--val-pack", str(tmp_path / "val.npz"), "--allow-cpu", "--tiny",
-            "--val-every", "3", "--log-every", "2", "--threads", "1", "--minutes", "5"]
 
 
 @pytest.mark.slow
