@@ -228,7 +228,7 @@ def _adopt_run(src, dest, run, *, data, evals, note, extra):
                                 validation_psnr_y=figures, status=status), target]
     written += _adopt_optimizer_state(optim_src, optim_dst, target, common, step, optimizer, validation, note)
     if d_files:
-        written += _adopt_discriminator(src, resume, run, target, common, step, validation, note)
+        written += _adopt_discriminator(d_files, resume, run, target, common, step, validation, note)
     _merge_val_log(resume / "val_log.csv", run, rows)
     written.append(resume / "val_log.csv")
     written += _adopt_snapshots(src, dest, run, rows, common, step, note)
@@ -236,12 +236,11 @@ def _adopt_run(src, dest, run, *, data, evals, note, extra):
     return written
 
 
-def _adopt_discriminator(src, resume, run, target, common, step, validation, note):
-    """File the run's compact discriminator beside its generator (replacing an older one), each
-    file with its own provenance record."""
+def _adopt_discriminator(files, resume, run, target, common, step, validation, note):
+    """File the run's compact discriminator ``files`` beside its generator (replacing an older
+    one), each file with its own provenance record."""
     from ddriqa.models.weights import write_provenance
 
-    files = _discriminator_files(src, f"{run}.")
     for stale in _discriminator_files(resume, f"{run}."):
         for old in (stale, stale.with_suffix(".json"), stale.with_suffix(".md")):
             old.unlink(missing_ok=True)

@@ -204,6 +204,8 @@ def build_trainer(config, log=None):
     extra = _build_srgan_parts(config, log) if config.arch == "srgan" else {}
     sampler = _build_sampler(config, device, log)
     val_pairs = _build_validation(config, log)
+    if config.arch == "srgan" and mode != "resume":  # a resumed run keeps the record of its own start
+        extra["init_detail"] = describe_init(config.init)
     trainer = _make_trainer(config, generator, sampler, val_pairs, extra, log,
                             overwrite=mode in ("overwrite", "restart"))
     if mode == "resume":
@@ -351,5 +353,4 @@ def _make_trainer(config, generator, sampler, val_pairs, extra, log, *, overwrit
     from ddriqa.training.srgan_trainer import SRGANTrainer
 
     discriminator = extra.pop("discriminator")
-    init_detail = describe_init(config.init) if config.init else None  # a resumed run keeps its own
-    return SRGANTrainer(generator, discriminator, sampler, config.output, init_detail=init_detail, **extra, **common)
+    return SRGANTrainer(generator, discriminator, sampler, config.output, **extra, **common)
