@@ -61,14 +61,17 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def _resume_point():
-    """The current resume state of srresnet_x4_gr as a point (its step read from the provenance)."""
+def _resume_points():
+    """The current resume states of srresnet_x4_gr and srgan_x4_gr as points (steps from provenance)."""
     import json
 
-    path = C / "resume" / "srresnet_x4_gr.safetensors"
-    meta = json.loads(path.with_suffix(".json").read_text())
-    step = int(meta["step"])
-    return (f"SRResNet {step:,} (resume state)", "srresnet", step, path)
+    points = []
+    for run, kind, name in (("srresnet_x4_gr", "srresnet", "SRResNet"), ("srgan_x4_gr", "srgan", "SRGAN")):
+        path = C / "resume" / f"{run}.safetensors"
+        if path.is_file():
+            step = int(json.loads(path.with_suffix(".json").read_text())["step"])
+            points.append((f"{name} {step:,} (resume state)", kind, step, path))
+    return points
 
 
 def _id(weights):
@@ -148,11 +151,12 @@ def _init_step(weights):
     return int(step)
 
 
-def _chi(analysis_csv, step, kind):
+def _chi(analysis_csv, step, kind, init_step=None):
     """ResBlock16 clean/blur/noise CHI (mean, std over t-SNE runs) of this point, if measured.
 
     Model names of ``analysis_ddr.py``: ``SRResNet-wGR random init (seed 0)``, ``SRResNet-wGR L1
-    step N (CPU run)``, ``SRGAN-wGR step N (CPU run, no perceptual loss)``.
+    step N (CPU run)``, ``SRGAN-wGR step N from L1 step M (CPU run, no perceptual loss)`` (the
+    SRGAN run from the 8,214-step SRResNet is named without ``from L1 step M``).
     """
     import pandas as pd
 
@@ -164,8 +168,10 @@ def _chi(analysis_csv, step, kind):
         name = "SRResNet-wGR random init (seed 0)"
     elif kind == "srresnet":
         name = f"SRResNet-wGR L1 step {step} (CPU run)"
-    else:
+    elif init_step == 8214:
         name = f"SRGAN-wGR step {step} (CPU run, no perceptual loss)"
+    else:
+        name = f"SRGAN-wGR step {step} from L1 step {init_step} (CPU run, no perceptual loss)"
     rows = t[t["model"] == name]
     if rows.empty:
         return np.nan, np.nan
@@ -176,7 +182,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="LIVE-layout folder with refimgs/ (degrade output)")
     p.add_argument("--out", required=True)
-    p.add_argument("--cache", default=None, help="folder for the features (outside the repository)")
+    p.add_argument("--cache", default=None, help="folder (outside the repository) for each point's features, Y-PSNR and split scores, "
+                   "keyed by the weights' sha256: one cache per --data")
     p.add_argument("--splits", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--psnr-set", action="append", default=[], metavar="NAME=FOLDER",
@@ -196,31 +203,38 @@ def main(argv=None):
     paths = table["path"].astype(str).tolist()
     y, groups = table["distortion"].to_numpy().astype(str), table["reference"].to_numpy().astype(str)
     points = [pt for pt in POINTS if pt[3] == "random" or Path(pt[3]).is_file()]
-    resume = _resume_point()
-    if resume[2] not in {pt[2] for pt in points if pt[1] == "srresnet"}:
-        points.append(resume)
+    for resume in _resume_points():  # unless a snapshot of the same run and step is already a point
+        key = lambda pt: (pt[1], pt[2], _init_step(pt[3]) if pt[1] == "srgan" else 0)  # noqa: E731
+        if key(resume) not in {key(pt) for pt in points}:
+            points.append(resume)
     points.sort(key=lambda pt: (pt[1] == "srgan", _init_step(pt[3]) if pt[1] == "srgan" else 0, pt[2]))
     rows = []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for label, kind, step, weights in points:
         if kind == "srgan":
-            label = f"SRGAN {step:,} (from SRResNet {_init_step(weights):,})"
+            state = ", resume state" if label.endswith("(resume state)") else ""
+            label = f"SRGAN {step:,} (from SRResNet {_init_step(weights):,}{state})"
         log(f"{label}: extracting")
         pooled, gram, seconds = _features(weights, paths, args.cache)
-        _, summary = run_benchmark(
-            {"pooled": pooled, "paper": GramFeatures(gram)}, y, groups,
-            models={"pooled": lambda: CropVoteClassifier(pooled_svm(1.0), n_crops=4)},
-            n_splits=args.splits, seed=args.seed)
-        allrow = summary[summary["class"] == "ALL"].set_index("method")
-        chi, chi_sd = _chi(args.analysis, step, kind)
+
+        def identify():  # median and IQR of the macro precision over the splits, pooled then paper head
+            _, summary = run_benchmark(
+                {"pooled": pooled, "paper": GramFeatures(gram)}, y, groups,
+                models={"pooled": lambda: CropVoteClassifier(pooled_svm(1.0), n_crops=4)},
+                n_splits=args.splits, seed=args.seed)
+            allrow = summary[summary["class"] == "ALL"].set_index("method")
+            return np.array([allrow.loc[m, f"precision_{q}"] for m in ("pooled", "paper") for q in ("median", "iqr")])
+
+        precision = _cached(args.cache, f"ident_{_id(weights)}_{args.splits}_{args.seed}", identify)
+        chi, chi_sd = _chi(args.analysis, step, kind, _init_step(weights) if kind == "srgan" else None)
         row = {"backbone": label, "kind": kind, "step": step,
                "init_step": _init_step(weights) if kind == "srgan" else "",
                "weights": "random" if weights == "random" else str(Path(weights).relative_to(REPO)),
-               "pooled_precision": round(float(allrow.loc["pooled", "precision_median"]), 3),
-               "pooled_precision_iqr": round(float(allrow.loc["pooled", "precision_iqr"]), 3),
-               "paper_precision": round(float(allrow.loc["paper", "precision_median"]), 3),
-               "paper_precision_iqr": round(float(allrow.loc["paper", "precision_iqr"]), 3),
+               "pooled_precision": round(float(precision[0]), 3),
+               "pooled_precision_iqr": round(float(precision[1]), 3),
+               "paper_precision": round(float(precision[2]), 3),
+               "paper_precision_iqr": round(float(precision[3]), 3),
                "chi_resblock16": round(chi, 1), "chi_resblock16_std": round(chi_sd, 1),
                "seconds": round(seconds, 1)}
         for name, (db, db_bicubic) in _psnr(weights, sets, args.cache).items():

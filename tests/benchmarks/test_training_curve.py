@@ -64,7 +64,40 @@ def test_srgan_init_step_comes_from_provenance(tmp_path):
         training_curve._init_step(weights)
 
 
-def test_shipped_srgan_points_start_from_8214():
+def test_shipped_srgan_points_start_from_their_srresnet_state():
+    # 500 and 947 come from the 8,214-step SRResNet; the 1k / 2.5k / 5k snapshots from the 20k state
     for label, kind, _, weights in training_curve.POINTS:
         if kind == "srgan" and Path(weights).is_file():
-            assert training_curve._init_step(weights) == 8214, label
+            assert training_curve._init_step(weights) == (8214 if "8,214" in label else 20000), label
+
+
+def test_resume_points_read_steps_from_provenance(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(training_curve, "C", tmp_path)
+    assert training_curve._resume_points() == []
+    (tmp_path / "resume").mkdir()
+    for run, step in (("srresnet_x4_gr", 20000), ("srgan_x4_gr", 2345)):
+        (tmp_path / "resume" / f"{run}.safetensors").write_bytes(b"")
+        (tmp_path / "resume" / f"{run}.json").write_text(json.dumps({"step": step}))
+    got = training_curve._resume_points()
+    assert [(label, kind, step) for label, kind, step, _ in got] == [
+        ("SRResNet 20,000 (resume state)", "srresnet", 20000), ("SRGAN 2,345 (resume state)", "srgan", 2345)]
+    assert got[1][3] == tmp_path / "resume" / "srgan_x4_gr.safetensors"
+
+
+def test_chi_names_follow_analysis_ddr(tmp_path):
+    import pandas as pd
+
+    rows = [("SRResNet-wGR random init (seed 0)", 0.1), ("SRResNet-wGR L1 step 20000 (CPU run)", 2.0),
+            ("SRGAN-wGR step 500 (CPU run, no perceptual loss)", 3.0),
+            ("SRGAN-wGR step 1000 from L1 step 20000 (CPU run, no perceptual loss)", 4.0)]
+    csv = tmp_path / "cross.csv"
+    pd.DataFrame([{"model": m, "layer": layer, "chi_mean": v, "chi_std": v / 10}
+                  for m, v in rows for layer in ("ResBlock8", "ResBlock16")]).to_csv(csv, index=False)
+    assert training_curve._chi(csv, 0, "srresnet") == (0.1, 0.01)
+    assert training_curve._chi(csv, 20000, "srresnet") == (2.0, 0.2)
+    assert training_curve._chi(csv, 500, "srgan", 8214) == (3.0, 0.3)
+    assert training_curve._chi(csv, 1000, "srgan", 20000) == (4.0, 0.4)
+    assert np.isnan(training_curve._chi(csv, 1000, "srgan", 8214)[0])  # another run's step: not measured
+    assert np.isnan(training_curve._chi(tmp_path / "missing.csv", 0, "srresnet")[0])
