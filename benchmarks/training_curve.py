@@ -202,19 +202,22 @@ def main(argv=None):
     table = _load_table(args.data, True, log)
     paths = table["path"].astype(str).tolist()
     y, groups = table["distortion"].to_numpy().astype(str), table["reference"].to_numpy().astype(str)
-    points = [pt for pt in POINTS if pt[3] == "random" or Path(pt[3]).is_file()]
-    for resume in _resume_points():  # unless a snapshot of the same run and step is already a point
-        key = lambda pt: (pt[1], pt[2], _init_step(pt[3]) if pt[1] == "srgan" else 0)  # noqa: E731
-        if key(resume) not in {key(pt) for pt in points}:
-            points.append(resume)
-    points.sort(key=lambda pt: (pt[1] == "srgan", _init_step(pt[3]) if pt[1] == "srgan" else 0, pt[2]))
+    candidates = [pt for pt in POINTS if pt[3] == "random" or Path(pt[3]).is_file()] + _resume_points()
+    init = {pt[3]: _init_step(pt[3]) for pt in candidates if pt[1] == "srgan"}  # each provenance read once
+    points, seen = [], set()
+    for pt in candidates:  # a resume state only where no snapshot of the same run and step is a point
+        key = (pt[1], pt[2], init.get(pt[3]))
+        if key not in seen:
+            seen.add(key)
+            points.append(pt)
+    points.sort(key=lambda pt: (pt[1] == "srgan", init.get(pt[3], 0), pt[2]))
     rows = []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for label, kind, step, weights in points:
         if kind == "srgan":
             state = ", resume state" if label.endswith("(resume state)") else ""
-            label = f"SRGAN {step:,} (from SRResNet {_init_step(weights):,}{state})"
+            label = f"SRGAN {step:,} (from SRResNet {init[weights]:,}{state})"
         log(f"{label}: extracting")
         pooled, gram, seconds = _features(weights, paths, args.cache)
 
@@ -227,9 +230,9 @@ def main(argv=None):
             return np.array([allrow.loc[m, f"precision_{q}"] for m in ("pooled", "paper") for q in ("median", "iqr")])
 
         precision = _cached(args.cache, f"ident_{_id(weights)}_{args.splits}_{args.seed}", identify)
-        chi, chi_sd = _chi(args.analysis, step, kind, _init_step(weights) if kind == "srgan" else None)
+        chi, chi_sd = _chi(args.analysis, step, kind, init.get(weights))
         row = {"backbone": label, "kind": kind, "step": step,
-               "init_step": _init_step(weights) if kind == "srgan" else "",
+               "init_step": init.get(weights, ""),
                "weights": "random" if weights == "random" else str(Path(weights).relative_to(REPO)),
                "pooled_precision": round(float(precision[0]), 3),
                "pooled_precision_iqr": round(float(precision[1]), 3),
