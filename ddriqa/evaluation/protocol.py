@@ -137,12 +137,25 @@ def random_splits(y, n_splits=100, test_size=0.2, seed=0):
 def split_metrics(y_true, y_pred, classes):
     """Per-class precision and recall plus the ``ALL`` row (macro averages and accuracy).
 
-    A class absent from the test side has recall NaN; a class never predicted has precision
-    NaN; the macro averages ignore NaN entries.
+    Every class counts (scikit-learn's ``zero_division=0`` over the classes that are present):
+
+    - a class with test images that is never predicted has precision **0** (not 0/0 = NaN, which
+      a mean would skip: a method that never says ``fastfading`` would otherwise get the mean
+      precision of the classes it does say);
+    - a class absent from the test side has recall NaN (there is nothing to recall), and, when it
+      is not predicted either, precision NaN: it takes no part in that split's macro averages;
+    - a class absent from the test side but predicted has precision 0 (every such prediction is
+      wrong) and counts in the macro precision.
 
     Returns
     -------
     list of dict with keys class, precision, recall, accuracy, n_test
+
+    Examples
+    --------
+    >>> rows = split_metrics(["a", "b", "c"], ["a", "a", "b"], ["a", "b", "c"])
+    >>> [round(float(r["precision"]), 3) for r in rows]
+    [0.5, 0.0, 0.0, 0.167]
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     rows = []
@@ -150,7 +163,10 @@ def split_metrics(y_true, y_pred, classes):
     for c in classes:
         t, p = y_true == c, y_pred == c
         tp = float(np.sum(t & p))
-        prec = tp / p.sum() if p.sum() else np.nan
+        if p.sum():
+            prec = tp / p.sum()
+        else:
+            prec = 0.0 if t.sum() else np.nan
         rec = tp / t.sum() if t.sum() else np.nan
         precisions.append(prec)
         recalls.append(rec)
@@ -328,7 +344,9 @@ def _median_iqr(values):
 def summarize(per_split, classes=None):
     """Median and interquartile range (75th - 25th percentile, linear interpolation) over splits.
 
-    NaN entries (a class absent from a test side or never predicted) are left out.
+    NaN entries (a class absent from a test side, and for precision also never predicted there)
+    are left out; a class with test images that a method never predicts has precision 0 in its
+    split (see :func:`split_metrics`), so it pulls the median down instead of vanishing.
 
     Parameters
     ----------

@@ -47,10 +47,28 @@ def test_split_metrics_by_hand():
     rows = {r["class"]: r for r in split_metrics(y_true, y_pred, ["a", "b", "c"])}
     assert rows["a"]["precision"] == pytest.approx(2 / 3) and rows["a"]["recall"] == pytest.approx(2 / 3)
     assert rows["b"]["precision"] == pytest.approx(2 / 3) and rows["b"]["recall"] == pytest.approx(1.0)
-    assert np.isnan(rows["c"]["precision"]) and rows["c"]["recall"] == 0.0  # never predicted
-    assert rows[ALL]["precision"] == pytest.approx(2 / 3)  # NaN left out of the macro mean
+    assert rows["c"]["precision"] == 0.0 and rows["c"]["recall"] == 0.0  # never predicted: counts 0
+    assert rows[ALL]["precision"] == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)  # every class counts
     assert rows[ALL]["recall"] == pytest.approx((2 / 3 + 1 + 0) / 3)
     assert rows[ALL]["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_split_metrics_class_absent_from_test_side():
+    # "c" has no test image and is not predicted: it takes no part; "d" has none but is predicted: 0
+    rows = {r["class"]: r for r in split_metrics(["a", "b"], ["a", "d"], ["a", "b", "c", "d"])}
+    assert np.isnan(rows["c"]["precision"]) and np.isnan(rows["c"]["recall"])
+    assert rows["d"]["precision"] == 0.0 and np.isnan(rows["d"]["recall"])
+    assert rows["b"]["precision"] == 0.0
+    assert rows[ALL]["precision"] == pytest.approx((1 + 0 + 0) / 3)
+    assert rows[ALL]["recall"] == pytest.approx((1 + 0) / 2)
+
+
+def test_never_predicted_class_lowers_macro_precision():
+    # a method that never says "c" no longer gets the mean precision of the classes it does say
+    y_true = ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    y_pred = ["a"] * 4 + ["b"] * 4 + ["a", "a", "b", "b"]
+    macro = {r["class"]: r for r in split_metrics(y_true, y_pred, ["a", "b", "c"])}[ALL]["precision"]
+    assert macro == pytest.approx((4 / 6 + 4 / 6 + 0) / 3)
 
 
 def test_summary_median_iqr_by_hand():
