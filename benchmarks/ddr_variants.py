@@ -73,7 +73,7 @@ def extract(args):
     from ddriqa.models.backbones import build_backbone, forward_layers
 
     torch.set_num_threads(args.threads)
-    table = _load_table(args.data, True, None)
+    table = _load_table(args.data, not args.no_pristine, None)
     layers = args.layers.split(",")
     model = build_backbone(args.weights, seed=0).eval().to(memory_format=torch.channels_last)
     n = len(table)
@@ -306,8 +306,11 @@ def evaluate(args):
 
     data = load_features(args.features)
     test = load_features(args.test) if args.test else None
-    if "parts" in data and sum(len(set(d["groups"])) for d in data["parts"]) != len(set(data["groups"])):
-        raise SystemExit("the pooled features files share references: their images would leak across splits")
+    if len(set(data["paths"])) != len(data["paths"]):
+        raise SystemExit("the pooled features files share images")
+    # pooled files may share references (e.g. one folder of some classes, another of the others):
+    # the splits group by reference name, so a reference's images stay on one side
+
     if args.random:
         data_random = load_features(args.random)
         if not np.array_equal(data_random["paths"], data["paths"]):
@@ -399,6 +402,8 @@ def main(argv=None):
     e.add_argument("--grid", type=int, default=3)
     e.add_argument("--half-grid", type=int, default=2, help="grid on the half-scale image (0: none)")
     e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--no-pristine", action="store_true",
+                   help="leave out the references (for a folder that adds classes to another folder's references)")
     v = sub.add_parser("evaluate")
     v.add_argument("features", nargs="+", help="features file(s); several are pooled into one set")
     v.add_argument("--test", nargs="+", help="features of a second set: train on all of the first, test on it")

@@ -66,7 +66,7 @@ def test_every_other_crop_of_a_6x6_grid_is_a_3x3_lattice():
     assert ddr_variants.crop_index(np.array([3, 2]), "g2+h2") == [0, 2, 6, 8, 9, 10, 11, 12]
 
 
-def test_several_files_pool_into_one_set_and_shared_references_are_refused(extracted, tmp_path, capsys):
+def test_several_files_pool_into_one_set_and_shared_images_are_refused(extracted, tmp_path, capsys):
     out, _ = extracted
     d = dict(np.load(out))
     half = len(set(d["groups"])) // 2
@@ -83,7 +83,7 @@ def test_several_files_pool_into_one_set_and_shared_references_are_refused(extra
     ddr_variants.main(["evaluate", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--variants",
                        str(tmp_path / "v.json"), "--splits", "2"])
     assert capsys.readouterr().out.startswith("vote")
-    with pytest.raises(SystemExit, match="share references"):
+    with pytest.raises(SystemExit, match="share images"):
         ddr_variants.main(["evaluate", str(tmp_path / "a.npz"), str(out), "--variants", str(tmp_path / "v.json")])
 
 

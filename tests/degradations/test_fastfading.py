@@ -91,11 +91,62 @@ def test_severity_grows_as_snr_falls():
 
 def test_reproducible_from_generator_and_info():
     img = textured_image(64, 96, seed=6)
-    a, info = ff.fast_fading(img, 16.0, np.random.default_rng(42), return_info=True)
-    b = ff.fast_fading(img, 16.0, np.random.default_rng(42))
+    a, info = ff.fast_fading(img, 16.0, np.random.default_rng(42), decoder="resilient", return_info=True)
+    b = ff.fast_fading(img, 16.0, np.random.default_rng(42), decoder="resilient")
     np.testing.assert_array_equal(a, b)
     assert info["decoder"] == "resilient" and info["tries"] >= 1 and info["payload_bits"] > 0
     assert 0 <= info["discarded_packets"] <= info["packets"]
+
+
+def test_codeblock_decoder_is_the_default_and_reproducible():
+    img = textured_image(128, 192, seed=6)
+    a, info = ff.fast_fading(img, 16.0, np.random.default_rng(42), return_info=True)
+    b = ff.fast_fading(img, 16.0, np.random.default_rng(42))
+    np.testing.assert_array_equal(a, b)
+    assert info["decoder"] == "codeblock" and info["tiles"] == 1 and info["fallback"] is None
+    assert 0 < info["damaged_codeblocks"] <= info["codeblocks"] and info["bit_errors"] > 0
+    with pytest.raises(InputError, match="untiled"):
+        ff.fast_fading(img, 16.0, np.random.default_rng(0), tile=(64, 64))
+
+
+def _single_tile_stream(img):
+    data = encode_jpeg2000(img, 2.5, resilience=True, layers=ff.DEFAULT_LAYERS)
+    main, parts = ff.parse_tile_parts(data)
+    return data, main, parts[0]
+
+
+def test_codeblock_rebuild_without_errors_is_the_clean_decode():
+    # the code-block composition (wavelet + colour transform of the layer decodes) must give back
+    # the clean decode when nothing is lost: checks the subband layout and the transforms
+    img = textured_image(96, 160, seed=9)
+    data, main, part = _single_tile_stream(img)
+    clean = decode_jpeg2000(data, img.shape)
+    out, info = ff._codeblock_fading(main, part, img.shape, ff.DEFAULT_LAYERS, lambda n: np.zeros(n, bool))
+    assert info["damaged_codeblocks"] == 0
+    assert np.abs(out.astype(int) - clean).max() <= 1  # float round trip of a uint8 decode
+
+
+def test_codeblock_damage_is_local_and_keeps_earlier_layers():
+    # one burst of errors in the last layer's finest-resolution data: only some code-blocks lose
+    # that layer, so the image lies between the clean decode and the decode without the last layer
+    img = textured_image(256, 256, seed=10)
+    data, main, part = _single_tile_stream(img)
+    clean = decode_jpeg2000(data, img.shape).astype(float)
+    packets = np.asarray(part["packets"])
+    n_res = len(packets) // (ff.DEFAULT_LAYERS * 3)
+    last = (ff.DEFAULT_LAYERS - 1) * n_res * 3 + (n_res - 1) * 3  # layer 6, finest resolution, Y
+    start = int(packets[:last].sum())
+
+    def burst(n):
+        e = np.zeros(n, bool)
+        e[(start + packets[last] // 2) * 8: (start + packets[last] // 2) * 8 + 16] = True
+        return e
+
+    out, info = ff._codeblock_fading(main, part, img.shape, ff.DEFAULT_LAYERS, burst)
+    assert 0 < info["damaged_codeblocks"] < info["codeblocks"] // 4
+    diff = np.abs(out.astype(float) - clean).max(axis=2)
+    changed = diff > 2
+    assert 0 < changed.mean() < 0.75  # local: part of the image changed, not all of it
 
 
 def test_raw_decoder_never_raises():
@@ -115,7 +166,8 @@ def test_fallbacks_when_decoding_keeps_failing(monkeypatch):
         return None if calls["n"] <= 3 else real(data, shape)
 
     monkeypatch.setattr(ff, "_try_decode", failing_first)
-    out, info = ff.fast_fading(img, 15.5, np.random.default_rng(0), max_tries=3, return_info=True)
+    out, info = ff.fast_fading(img, 15.5, np.random.default_rng(0), max_tries=3, return_info=True,
+                               decoder="resilient")
     assert info["fallback"] == "first-layer" and info["tries"] == 3
     assert out.shape == img.shape
 
@@ -126,7 +178,8 @@ def test_fallbacks_when_decoding_keeps_failing(monkeypatch):
         return None if calls["n"] <= 3 else real(data, shape)  # 2 tries + first-layer fail
 
     monkeypatch.setattr(ff, "_try_decode", fail_twice_kinds)
-    out, info = ff.fast_fading(img, 15.5, np.random.default_rng(0), max_tries=2, return_info=True)
+    out, info = ff.fast_fading(img, 15.5, np.random.default_rng(0), max_tries=2, return_info=True,
+                               decoder="resilient")
     assert info["fallback"] == "low-rate" and out.shape == img.shape
 
 
