@@ -504,14 +504,23 @@ def _cross(plan, features, models, table, test_data, pristine, kw, classes, n_jo
 
     other = _load_table(test_data, pristine, log)
     log(f"cross-set: {len(other)} test images from {test_data}")
-    other_feats = _Features(other["path"].astype(str).tolist(), **kw)
+    from ddriqa.evaluation.protocol import GramFeatures
+
+    other_paths = other["path"].astype(str).tolist()
+    other_feats = _Features(other_paths, **kw)
+    union_feats = None  # the paper head's Gram matrix over both sets (train rows first), made on demand
     joint, joint_models = {}, {}
     for name, recipe, _ in plan:
         if recipe[0] == "gram":
-            notes.append(f"{name}: not in the cross-set check (its Gram matrix covers one data set)")
-            continue
-        test_part, _ = _materialise(recipe, other_feats)
-        joint[name] = np.vstack([features[name], test_part])
+            if union_feats is None:
+                union_feats = _Features(table["path"].astype(str).tolist() + other_paths, **kw)
+            gram = union_feats.gram(recipe[1])
+            joint[name] = GramFeatures(gram, min(int(n_components), len(table) - 1))
+            notes.append(f"{name}: cross-set Gram matrix over the {len(table)} + {len(other_paths)} images of both "
+                         "sets (PCA fitted on the first set's rows only)")
+        else:
+            test_part, _ = _materialise(recipe, other_feats)
+            joint[name] = np.vstack([features[name], test_part])
         if name in models:
             joint_models[name] = models[name]
     if not joint:

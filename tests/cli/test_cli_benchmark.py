@@ -78,9 +78,17 @@ def test_benchmark_cross_set_and_no_pristine(tiny, tmp_path):
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(out / "summary.csv")
     cross = summary[(summary["protocol"] == "cross") & (summary["class"] == "ALL")]
-    assert cross["method"].tolist() == ["ddr"]  # the paper head's Gram matrix covers one set only
+    # every method on the same footing: the paper head too (a Gram matrix over both sets)
+    assert cross["method"].tolist() == ["ddr", "paper:tinynet"]
+    assert (cross["n_splits"] == 1).all()
     assert "pristine" not in set(summary["class"])
-    assert "not in the cross-set check" in (out / "summary.md").read_text()
+    assert "cross-set Gram matrix over the" in (out / "summary.md").read_text()
+    splits = pd.read_csv(out / "splits.csv")
+    n_test = splits[(splits["protocol"] == "cross") & (splits["class"] == "ALL")]["n_test"]
+    assert (n_test == 9).all()  # 3 references x 3 distortions x 1 image, no pristine
+    for method in ("ddr", "paper_tinynet"):  # per-class figures and a confusion matrix for each
+        cm = pd.read_csv(out / "confusion" / f"cross_{method}.csv", index_col=0)
+        assert int(cm.to_numpy().sum()) == 9
 
 
 def test_benchmark_needs_references(tmp_path):
