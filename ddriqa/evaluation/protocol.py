@@ -149,7 +149,9 @@ def split_metrics(y_true, y_pred, classes):
 
     Returns
     -------
-    list of dict with keys class, precision, recall, accuracy, n_test
+    list of dict with keys class, precision, recall, accuracy, n_test, n_pred
+        ``n_pred``: how many test images the method put in the class (a precision of 0 with
+        ``n_pred == 0`` is a class it never predicted).
 
     Examples
     --------
@@ -170,12 +172,13 @@ def split_metrics(y_true, y_pred, classes):
         rec = tp / t.sum() if t.sum() else np.nan
         precisions.append(prec)
         recalls.append(rec)
-        rows.append({"class": str(c), "precision": prec, "recall": rec, "accuracy": np.nan, "n_test": int(t.sum())})
+        rows.append({"class": str(c), "precision": prec, "recall": rec, "accuracy": np.nan, "n_test": int(t.sum()),
+                     "n_pred": int(p.sum())})
     with np.errstate(all="ignore"):
         macro_p = np.nan if np.all(np.isnan(precisions)) else float(np.nanmean(precisions))
         macro_r = np.nan if np.all(np.isnan(recalls)) else float(np.nanmean(recalls))
     rows.append({"class": ALL, "precision": macro_p, "recall": macro_r,
-                 "accuracy": float(np.mean(y_true == y_pred)), "n_test": int(y_true.size)})
+                 "accuracy": float(np.mean(y_true == y_pred)), "n_test": int(y_true.size), "n_pred": int(y_pred.size)})
     return rows
 
 
@@ -223,7 +226,7 @@ def _run_split(method, data, make_model, y, groups, split_index, train, test, cl
     return rows, np.asarray(pred).astype(str)
 
 
-_SPLIT_COLUMNS = ["method", "split", "class", "precision", "recall", "accuracy", "n_test"]
+_SPLIT_COLUMNS = ["method", "split", "class", "precision", "recall", "accuracy", "n_test", "n_pred"]
 
 
 def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0.2, seed=0,
@@ -268,7 +271,7 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
     Returns
     -------
     per_split : pandas.DataFrame
-        Columns method, split, class, precision, recall, accuracy (ALL rows), n_test.
+        Columns method, split, class, precision, recall, accuracy (ALL rows), n_test, n_pred.
     summary : pandas.DataFrame
         See :func:`summarize`.
 
@@ -407,7 +410,9 @@ def summary_markdown(summary, digits=2, protocol="content-disjoint"):
     lines = []
     for metric, title in (("precision", "Precision"), ("recall", "Recall")):
         extra = ["accuracy"] if metric == "recall" else []
-        lines.append(f"**{title}**: median (IQR) over {n} {protocol} splits")
+        note = ("; every class counts (a class with test images that a method never predicts has precision 0)"
+                if metric == "precision" else "; the last column is the accuracy")
+        lines.append(f"**{title}**: median (IQR) over {n} {protocol} splits{note}")
         lines.append("")
         lines.append("| method | " + " | ".join(classes + extra) + " |")
         lines.append("|---|" + "---|" * (len(classes) + len(extra)))
