@@ -17,35 +17,58 @@ process with the tools available in Python (Pillow / OpenJPEG):
 3. **Where errors fall** -- only on the packet data: the main header and the tile-part headers
    (SOT ... SOD, a few dozen bytes per tile) are assumed to be sent protected. The error pattern
    covers the packet data of all tiles in stream order.
-4. **Error-resilient decoding** (``decoder="resilient"``, the default) -- LIVE decoded with error
-   resilience (SOP/EPH markers and code-block termination let Kakadu detect a corrupted packet and
-   drop it). Pillow can write neither SOP/EPH markers nor those code-block modes, and OpenJPEG
-   decodes flipped bits into garbage, so the detection is emulated: in every tile the packet that
-   holds the first bit error and all later packets of that tile are replaced by empty packets
-   (one zero byte each), the tile-part lengths are rewritten, and the stream is decoded with
-   OpenJPEG. Each damaged tile keeps the quality layers / resolutions it received intact, so the
-   damage is local (per tile) and grows smoothly as the SNR falls.
+4. **Error-resilient decoding** -- LIVE decoded with error resilience: Kakadu's SOP/EPH markers and
+   code-block termination let the decoder find the corrupted part of the stream and discard it,
+   so the damage stays local and keeps the data received before the error. Pillow can write
+   neither SOP/EPH markers nor those code-block modes, and OpenJPEG decodes flipped bits into
+   garbage, so the detection is emulated. Two emulations:
+
+   ``decoder="codeblock"`` (the default) works at the granularity of Kakadu's: an untiled stream
+   with ``layers`` quality layers in LRCP order, whose packet lengths are known from the PLT
+   markers. Each packet's first bytes are taken as its header (:data:`~ddriqa.degradations._codeblock._HEADER_BYTES` per
+   code-block it includes) and the rest is split among its code-blocks in proportion to how many
+   of their coefficients the layer changes. An error in a packet header loses that layer and all
+   later ones for every code-block of the packet (a whole resolution of one component: global
+   blur); an error in a code-block's data loses them for that code-block only (a local patch of
+   blur and ringing, 64 coefficients wide at its resolution). The image is rebuilt from the
+   subband coefficients of decodes at 1 .. ``layers`` layers (CDF 9/7 wavelet and colour
+   transform, :mod:`ddriqa.degradations._wavelet`; both are linear, so a code-block at ``k``
+   layers is that of the ``k``-layer decode). The lowest resolution (the LL band, a few hundred
+   bytes at the start of each layer) is assumed sent protected, like the main header.
+
+   ``decoder="resilient"`` is the coarser, packet-level emulation of earlier releases: in tiles
+   of about 128 x 128, the packet that holds a tile's first bit error and all later packets of
+   that tile are replaced by empty packets and the stream is decoded with OpenJPEG. It leaves
+   sharp tile edges and flat grey or single-colour tiles where a tile lost its first layer,
+   which LIVE's fast-fading images never show (benchmarks/results/identification_real.md).
    ``decoder="raw"`` flips the bits instead and lets OpenJPEG decode whatever it can.
 5. **Never crash, never hang** -- any decoder exception, or a decode of the wrong size, counts as a
    failure and a new error pattern is drawn from the same generator (up to ``max_tries``). If all
    fail, every tile is reduced to its first quality layer (``info["fallback"] = "first-layer"``),
    and if even that fails, the clean image is coded at the first layer's rate (``"low-rate"``).
 
-Choices, measured with ``python benchmarks/degradations_check.py --data ../shared/data/kodak24
---images 6 --seeds 3`` (Pillow 13, OpenJPEG 2.5.4; results in ``benchmarks/results/degradations.md``):
+Choices of the packet-level emulation (``decoder="resilient"``), measured with ``python
+benchmarks/degradations_check.py --data ../shared/data/kodak24 --images 6 --seeds 3`` (Pillow 13,
+OpenJPEG 2.5.4; results in ``benchmarks/results/degradations.md``):
 
 * Raw bit flips (``decoder="raw"``) give colour garbage (median PSNR 13.5 to 17 dB at 19 to 26.1 dB
   SNR) and, with tiles, decoding fails often (every one of 18 transmissions at 15.5 dB needed the
   fallback); single-tile raw streams (measured during development) were as bad. LIVE's FF images
   look nothing like that. Cutting a tile-part in the middle of a packet also made OpenJPEG refuse
   the stream, whereas replacing whole packets by empty packets never failed to decode.
-* With the emulated resilient decoder (default) no fallback was needed, and on Kodak images (clean
-  2.5 bpp decode: median 40.2 dB PSNR) the median PSNR goes 24.2 / 28.5 / 30.6 / 33.0 dB at
-  15.5 / 19 / 22.5 / 26.1 dB SNR: damage grows smoothly as the SNR falls.
-* The Doppler default, 5e-5 cycles per bit (bursts of about a kilobyte), was chosen from a sweep
-  (2e-4, 5e-5, 2e-5) as the one whose results span mild (about 35 dB) to severe (about 21 dB) over
-  LIVE's SNR range; faster fading spreads the errors over more tiles and damages more.
-* About 0.2 to 0.45 s per 768x512 image on one (shared) core.
+* With the packet-level emulation no fallback was needed, and on Kodak images (clean 2.5 bpp
+  decode: median 40.2 dB PSNR) the median PSNR goes 24.2 / 28.5 / 30.6 / 33.0 dB at 15.5 / 19 /
+  22.5 / 26.1 dB SNR. Its Doppler default, 5e-5 cycles per bit (bursts of about a kilobyte), was
+  chosen from a sweep (2e-4, 5e-5, 2e-5).
+
+The code-block emulation's Doppler, 2e-4 cycles per bit, was chosen from a sweep (1e-5, 5e-5,
+2e-4) on the 19 Kodak references that the shipped models train on (one image each, SNR uniform in
+LIVE's range): PSNR percentiles 5 / 25 / 50 / 75 / 95 of 22.9 / 25.2 / 26.8 / 29.1 / 34.6 dB at
+2e-4, against 24.4 / 26.5 / 29.4 / 32.6 / 39.4 at 5e-5 and 23.1 / 30.4 / 34.3 / 37.3 / 41.4 at 1e-5;
+the real LIVE fast-fading images of ``../shared/data/live_real_dev`` (8 images, 2 references) lie
+at 17.7 - 30.4 dB, median 27.8 (quartiles 22.7 / 29.2). Slower fading leaves most code-blocks
+untouched and many images near the clean 2.5 bpp decode (38 - 40 dB), which LIVE's images are
+not. About 1.2 s per 768 x 512 image on one core (six layer decodes, seven wavelet transforms).
 """
 
 from __future__ import annotations
@@ -53,7 +76,9 @@ from __future__ import annotations
 import numpy as np
 
 from ddriqa.degradations._checks import check_positive, check_rng, check_uint8_image
-from ddriqa.degradations.compression import decode_jpeg2000, encode_jpeg2000
+from ddriqa.degradations._codeblock import codeblock_fading
+from ddriqa.degradations._codestream import _discard_from, _rebuild, _try_decode, parse_tile_parts
+from ddriqa.degradations.compression import encode_jpeg2000
 from ddriqa.errors import InputError
 
 __all__ = [
@@ -70,6 +95,8 @@ LIVE_FF_BPP = 2.5
 DEFAULT_LAYERS = 6
 DEFAULT_TILE = (128, 128)
 DEFAULT_DOPPLER = 5e-5
+#: the Doppler of the code-block emulation (see the module docstring)
+CODEBLOCK_DOPPLER = 2e-4
 
 
 def rayleigh_bpsk_ber(snr_db):
@@ -200,223 +227,6 @@ def corrupt_codestream(data, errors, start):
     return arr.tobytes()
 
 
-def _try_decode(data, shape):
-    try:
-        out = decode_jpeg2000(data, shape)
-    except Exception:  # any decoder failure (OSError, ValueError, MemoryError, ...) counts as a failure
-        return None
-    return out if out.shape == tuple(shape) and out.dtype == np.uint8 else None
-
-
-def _read_plt(segment):
-    """Packet lengths coded in the Iplt fields of a PLT marker segment body."""
-    lengths, value = [], 0
-    for byte in segment:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            lengths.append(value)
-            value = 0
-    return lengths
-
-
-def parse_tile_parts(data):
-    """Split a JPEG 2000 codestream into its tile-parts.
-
-    Returns
-    -------
-    main_header : bytes
-        Everything before the first SOT marker.
-    parts : list of dict
-        One per tile-part: ``sot`` (the 12-byte SOT segment), ``markers`` (the other tile-part
-        header segments, PLT removed), ``data`` (the packet data after SOD), ``packets`` (packet
-        lengths from the PLT markers, or ``None`` when the stream has none), ``offset`` (byte offset
-        of the packet data in ``data``).
-
-    Raises
-    ------
-    InputError
-        On a stream whose tile-part structure cannot be followed.
-    """
-    import struct
-
-    data = bytes(data)
-    pos = data.find(b"\xff\x90")
-    if pos < 0:
-        raise InputError("parse_tile_parts: no SOT marker (FF 90) in the JPEG 2000 codestream")
-    main, parts = data[:pos], []
-    while data[pos : pos + 2] == b"\xff\x90":
-        if pos + 12 > len(data):
-            raise InputError("parse_tile_parts: truncated SOT marker segment")
-        psot = struct.unpack(">I", data[pos + 6 : pos + 10])[0]
-        end = pos + psot if psot else len(data) - 2
-        q, markers, packets = pos + 12, [], []
-        has_plt = False
-        while data[q : q + 2] != b"\xff\x93":
-            if q + 4 > end:
-                raise InputError("parse_tile_parts: no SOD marker in a tile-part header")
-            length = struct.unpack(">H", data[q + 2 : q + 4])[0]
-            if data[q : q + 2] == b"\xff\x58":  # PLT: Zplt (1 byte) then Iplt values
-                has_plt = True
-                packets.extend(_read_plt(data[q + 5 : q + 2 + length]))
-            else:
-                markers.append(data[q : q + 2 + length])
-            q += 2 + length
-        body = data[q + 2 : end]
-        if not has_plt or sum(packets) != len(body):
-            packets = None
-        parts.append(
-            {"sot": data[pos : pos + 12], "markers": b"".join(markers), "data": body, "packets": packets, "offset": q + 2}
-        )
-        if end <= pos:
-            raise InputError("parse_tile_parts: a tile-part length (Psot) does not advance")
-        pos = end
-    return main, parts
-
-
-def _rebuild(main, parts, bodies):
-    """Reassemble a codestream from tile-parts with new packet data (Psot updated, PLT dropped)."""
-    import struct
-
-    out = [main]
-    for part, body in zip(parts, bodies):
-        sot = bytearray(part["sot"])
-        sot[6:10] = struct.pack(">I", len(sot) + len(part["markers"]) + 2 + len(body))
-        out.append(bytes(sot) + part["markers"] + b"\xff\x93" + body)
-    out.append(b"\xff\xd9")
-    return b"".join(out)
-
-
-def _discard_from(part, first_bad_byte):
-    """Packet data of a tile-part keeping the packets before the one holding ``first_bad_byte``;
-    every later packet becomes an empty packet (a single zero byte: "no code-block included")."""
-    bounds = np.concatenate([[0], np.cumsum(part["packets"])])
-    k = int(np.searchsorted(bounds, first_bad_byte, side="right")) - 1
-    k = min(max(k, 0), len(part["packets"]))
-    return part["data"][: bounds[k]] + b"\x00" * (len(part["packets"]) - k), len(part["packets"]) - k
-
-
-# --------------------------------------------------------------------- code-block resilience
-#: ITU-R BT.601 luma/chroma rows: the irreversible colour transform (ICT) of JPEG 2000
-_ICT = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
-#: side of an OpenJPEG code-block (its default, 64 x 64 coefficients)
-_CODEBLOCK = 64
-
-
-def _layer_decodes(main, part, n_layers, n_per_layer, shape):
-    """Decodes of the stream keeping its first 1 .. n_layers quality layers (LRCP: whole packets)."""
-    bounds = np.concatenate([[0], np.cumsum(part["packets"])])
-    out = []
-    for k in range(1, n_layers + 1):
-        body, _ = _discard_from(part, int(bounds[k * n_per_layer]))
-        img = _try_decode(_rebuild(main, [part], [body]), shape)
-        if img is None:
-            return None
-        out.append(img)
-    return out
-
-
-def _components(img):
-    """Level-shifted components (H, W, C) of a decoded image: Y, Cb, Cr for colour (the ICT)."""
-    x = img.astype(np.float64) - 128.0
-    return x[..., None] if x.ndim == 2 else x @ _ICT.T
-
-
-def _blocks(shape):
-    """Code-block slices of a subband of ``shape``: a list of (row slice, column slice)."""
-    return [(slice(r, r + _CODEBLOCK), slice(c, c + _CODEBLOCK))
-            for r in range(0, shape[0], _CODEBLOCK) for c in range(0, shape[1], _CODEBLOCK)]
-
-
-def _codeblock_fading(main, part, shape, n_layers, errors_of, protect_lowest=True):
-    """Emulate an error-resilient decoder at code-block granularity on a single-tile stream.
-
-    The stream's packets are in LRCP order (layer, resolution, component); a packet of layer
-    ``q`` carries the layer-``q`` contribution of every code-block of its resolution and
-    component. Each packet's length is known (PLT); its first bytes are its header and the rest
-    is split among its code-blocks in proportion to how many of their coefficients the layer
-    changes (a stand-in for their coded bits). A bit error in a packet's header loses the layer
-    and every later one for all of that packet's code-blocks; an error in a code-block's data
-    loses them for that code-block: it keeps the layers received before (a resilient decoder
-    detects the error at the end of the codeword segment and discards what follows, and the
-    later layers refine what was discarded). The image is rebuilt from the subband coefficients
-    of decodes at 1 .. ``n_layers`` layers (the wavelet and colour transforms are linear, so a
-    code-block's coefficients at ``k`` layers are those of the ``k``-layer decode), each
-    code-block taken from the decode of the layers it kept (none: zero).
-
-    ``errors_of(nbits)`` draws the bit errors of the packet data. The lowest resolution (the
-    LL band, a few hundred bytes at the start of each layer) is assumed sent protected, like the
-    headers, when ``protect_lowest``: losing it would blank the whole image, which LIVE's
-    fast-fading images never show.
-
-    Returns (image, info) or None when the stream does not have the expected packet layout.
-    """
-    from ddriqa.degradations._wavelet import dwt97, idwt97
-
-    packets = part["packets"]
-    n_comp = 1 if len(shape) == 2 else 3
-    if not packets or len(packets) % (n_layers * n_comp):
-        return None
-    n_res = len(packets) // (n_layers * n_comp)
-    decodes = _layer_decodes(main, part, n_layers, n_res * n_comp, shape)
-    if decodes is None:
-        return None
-    coefs = [dwt97(_components(d), n_res - 1) for d in decodes]  # [layers][resolution] bands (H, W, C)
-    if len(coefs[0]) != n_res:
-        return None
-    # subbands of each resolution: (resolution, band index, array shape)
-    bands = [(0, 0)] + [(r, b) for r in range(1, n_res) for b in range(3)]
-
-    def band(k, r, b):
-        return coefs[k][0] if r == 0 else coefs[k][r][b]
-
-    blocks = {(r, b): _blocks(band(0, r, b).shape[:2]) for r, b in bands}
-    kept = {(r, b): np.full((len(blocks[r, b]), n_comp), n_layers, dtype=np.int64) for r, b in bands}
-    errors = np.asarray(errors_of(int(sum(packets)) * 8), dtype=bool)
-    bad_bytes = np.flatnonzero(np.packbits(errors)) if errors.any() else np.zeros(0, np.int64)
-    start = 0
-    for index, length in enumerate(packets):
-        q, rest = divmod(index, n_res * n_comp)
-        r, c = divmod(rest, n_comp)
-        lo, hi = start, start + int(length)
-        start = hi
-        hits = bad_bytes[(bad_bytes >= lo) & (bad_bytes < hi)] - lo
-        if hits.size == 0 or (r == 0 and protect_lowest):
-            continue
-        members = [(b, j, sl) for (rr, b) in bands if rr == r for j, sl in enumerate(blocks[rr, b])]
-        weights = []
-        for b, j, (rs, cs) in members:
-            now = band(q, r, b)[rs, cs, c]
-            before = band(q - 1, r, b)[rs, cs, c] if q else np.zeros_like(now)
-            weights.append(float(np.count_nonzero(np.abs(now - before) > 1.5)))
-        weights = np.asarray(weights)
-        header = min(int(length), 1 + int(np.count_nonzero(weights)) // 2)
-        if hits.min() < header or not weights.any():
-            lost = range(len(members))
-        else:
-            edges = header + np.concatenate([[0], np.cumsum(weights)]) / weights.sum() * (int(length) - header)
-            lost = set(np.clip(np.searchsorted(edges, hits, side="right") - 1, 0, len(members) - 1).tolist())
-        for m in lost:
-            b, j, _ = members[m]
-            kept[r, b][j, c] = min(kept[r, b][j, c], q)
-    rebuilt = [coefs[n_layers - 1][0].copy()] + [tuple(x.copy() for x in lvl) for lvl in coefs[n_layers - 1][1:]]
-    damaged = 0
-    for r, b in bands:
-        target = rebuilt[0] if r == 0 else rebuilt[r][b]
-        for j, (rs, cs) in enumerate(blocks[r, b]):
-            for c in range(n_comp):
-                k = kept[r, b][j, c]
-                if k < n_layers:
-                    damaged += 1
-                    target[rs, cs, c] = band(k - 1, r, b)[rs, cs, c] if k else 0.0
-    comps = idwt97(rebuilt)
-    rgb = comps[..., 0] if n_comp == 1 else comps @ np.linalg.inv(_ICT).T
-    out = np.clip(np.rint(rgb + 128.0), 0, 255).astype(np.uint8)
-    total = sum(len(v) for v in blocks.values()) * n_comp
-    info = {"bit_errors": int(errors.sum()), "payload_bits": int(errors.size), "codeblocks": total,
-            "damaged_codeblocks": damaged}
-    return out, info
-
-
 def _balanced_tiles(shape, tile):
     """Tile size near ``tile`` that splits the image into equal tiles (no sliver at the border)."""
     out = []
@@ -434,7 +244,7 @@ def fast_fading(
     bpp=LIVE_FF_BPP,
     layers=DEFAULT_LAYERS,
     tile="auto",
-    doppler=DEFAULT_DOPPLER,
+    doppler=None,
     decoder="codeblock",
     max_tries=10,
     return_info=False,
@@ -456,8 +266,10 @@ def fast_fading(
         Approximate JPEG 2000 tile size (adjusted so that the tiles split the image evenly);
         ``None`` for a single tile; ``"auto"``: a single tile for ``decoder="codeblock"`` (which
         needs one), 128 x 128 for the packet-level decoders.
-    doppler : float, default=5e-5
+    doppler : float or None, default=None
         Normalised maximum Doppler frequency (cycles per bit); smaller means longer bursts.
+        None: 2e-4 (:data:`CODEBLOCK_DOPPLER`) for ``decoder="codeblock"``, 5e-5
+        (:data:`DEFAULT_DOPPLER`) for the packet-level decoders.
     decoder : {"codeblock", "resilient", "raw"}, default="codeblock"
         ``"codeblock"`` emulates an error-resilient decoder at code-block granularity on an
         untiled stream, as Kakadu's resilient decoding behaves (see the module docstring): each
@@ -497,6 +309,8 @@ def fast_fading(
     if isinstance(max_tries, bool) or int(max_tries) < 1:
         raise InputError(f"fast_fading: max_tries must be >= 1, got {max_tries!r}")
 
+    if doppler is None:
+        doppler = CODEBLOCK_DOPPLER if decoder == "codeblock" else DEFAULT_DOPPLER
     if isinstance(tile, str):
         if tile != "auto":
             raise InputError(f"fast_fading: tile must be (rows, cols), None or 'auto', got {tile!r}")
@@ -507,7 +321,7 @@ def fast_fading(
     data = encode_jpeg2000(img, bpp, resilience=True, layers=layers, tile_size=tile_size)
     main, parts = parse_tile_parts(data)
     if decoder == "codeblock":
-        done = _codeblock_fading(main, parts[0], img.shape, int(layers),
+        done = codeblock_fading(main, parts[0], img.shape, int(layers),
                                  lambda n: fading_bit_errors(n, snr, rng, doppler=doppler)) if len(parts) == 1 else None
         if done is not None:
             out, extra = done

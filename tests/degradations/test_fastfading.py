@@ -9,6 +9,7 @@ import pytest
 from conftest import textured_image
 
 import ddriqa.degradations.fastfading as ff
+from ddriqa.degradations._codeblock import codeblock_fading
 from ddriqa.degradations.compression import decode_jpeg2000, encode_jpeg2000
 from ddriqa.errors import InputError
 
@@ -121,7 +122,7 @@ def test_codeblock_rebuild_without_errors_is_the_clean_decode():
     img = textured_image(96, 160, seed=9)
     data, main, part = _single_tile_stream(img)
     clean = decode_jpeg2000(data, img.shape)
-    out, info = ff._codeblock_fading(main, part, img.shape, ff.DEFAULT_LAYERS, lambda n: np.zeros(n, bool))
+    out, info = codeblock_fading(main, part, img.shape, ff.DEFAULT_LAYERS, lambda n: np.zeros(n, bool))
     assert info["damaged_codeblocks"] == 0
     assert np.abs(out.astype(int) - clean).max() <= 1  # float round trip of a uint8 decode
 
@@ -142,7 +143,7 @@ def test_codeblock_damage_is_local_and_keeps_earlier_layers():
         e[(start + packets[last] // 2) * 8: (start + packets[last] // 2) * 8 + 16] = True
         return e
 
-    out, info = ff._codeblock_fading(main, part, img.shape, ff.DEFAULT_LAYERS, burst)
+    out, info = codeblock_fading(main, part, img.shape, ff.DEFAULT_LAYERS, burst)
     assert 0 < info["damaged_codeblocks"] < info["codeblocks"] // 4
     diff = np.abs(out.astype(float) - clean).max(axis=2)
     changed = diff > 2
