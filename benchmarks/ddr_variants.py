@@ -26,6 +26,8 @@ Examples::
     python benchmarks/ddr_variants.py extract /tmp/live_kodak --crop 32 --grid 6 --half-grid 0 \
         --layers RRDB1,RRDB2,RRDB4 -o /tmp/ddrv/kodak_c32g6d.npz   # the crops of ddr-36 and ddr-36-deep
     python benchmarks/ddr_variants.py evaluate /tmp/ddrv/kodak_c32g6d.npz --variants small-crops --splits 20
+    python benchmarks/ddr_variants.py cache /tmp/ddrv/a.npz /tmp/ddrv/b.npz --data TRAIN_DIR --preset ddr-36 \
+        -o /tmp/ddrv/train_ddr36.npy   # rows for tools/train_default_model.py --cache
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def extract(args):
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.output, feats=feats, y=table["distortion"].to_numpy().astype(str),
              groups=table["reference"].to_numpy().astype(str), paths=table["path"].to_numpy().astype(str),
-             layers=np.array(layers), stats=np.array(STATS), grids=np.array(grids),
+             layers=np.array(layers), stats=np.array(STATS), grids=np.array(grids), crop=np.array(args.crop),
              seconds=time.perf_counter() - t0)
     print(f"{n} images, {time.perf_counter() - t0:.0f} s -> {args.output}", file=sys.stderr)
 
@@ -342,6 +344,48 @@ def evaluate(args):
                   flush=True)
 
 
+def write_cache(args):
+    """The rows of a pooled preset (:class:`~ddriqa.features.ddr.DDRExtractor` layout: per crop, per
+    layer, statistic-major) for every image of ``args.data``, from features files of this harness."""
+    import json
+    import os
+
+    from ddriqa.evaluation.identification import _load_table
+    from ddriqa.features.presets import preset_params
+
+    params = preset_params(args.preset)
+    layers = list(params["layer"]) if isinstance(params["layer"], (list, tuple)) else [params["layer"]]
+    data = load_features(args.features)
+    parts = data.get("parts", [data])
+    for d in parts:
+        grid = int(d["grids"][0])
+        if (params["crops"] != "grid" or grid * grid != int(params["n_crops"]) or len(d["grids"]) != 1
+                or ("crop" in d and int(d["crop"]) != int(params["crop"]))):
+            raise SystemExit(f"{d['_file']}: its crops ({grid}x{grid} grid) are not those of preset {args.preset}")
+        missing = [name for name in layers if name not in list(d["layers"])]
+        if missing:
+            raise SystemExit(f"{d['_file']}: no layer {missing}")
+    rows = {}
+    for d in parts:
+        li = [list(d["layers"]).index(name) for name in layers]
+        si = [list(d["stats"]).index(s) for s in params.get("stats", ("mean", "std", "absmean"))]
+        block = d["feats"][:, :, li][:, :, :, si]  # (n, crops, layers, stats, channels)
+        block = block.reshape(block.shape[0], -1)
+        for path, row in zip(d["paths"], block):
+            rows[os.path.realpath(str(path))] = row
+    table = _load_table(args.data, True, None)
+    paths = table["path"].astype(str).tolist()
+    missing = [p for p in paths if os.path.realpath(p) not in rows]
+    if missing:
+        raise SystemExit(f"{len(missing)} images of {args.data} are in no features file, e.g. {missing[0]}")
+    X = np.stack([rows[os.path.realpath(p)] for p in paths]).astype(np.float32)
+    seconds = float(sum(float(d["seconds"]) for d in parts))
+    np.save(args.output, X)
+    Path(args.output).with_suffix(".json").write_text(
+        json.dumps({"paths": paths, "preset": args.preset, "seconds": seconds}), encoding="utf-8")
+    print(f"{X.shape} -> {args.output}", file=sys.stderr)
+
+
 L124 = ["RRDB1", "RRDB2", "RRDB4"]
 S3 = ["mean", "std", "absmean"]
 DEFAULT_VARIANTS = {
@@ -415,8 +459,13 @@ def main(argv=None):
     v.add_argument("--splits", type=int, default=20, help="content-disjoint splits (0: only the --test set)")
     v.add_argument("--per-class", action="store_true", help="also print each class's median precision/recall")
     v.add_argument("--seed", type=int, default=0)
+    c = sub.add_parser("cache", help="write the features of a pooled preset for tools/train_default_model.py --cache")
+    c.add_argument("features", nargs="+", help="features file(s) holding every image of DATA")
+    c.add_argument("--data", required=True, help="the LIVE-layout folder the model is trained on (with refimgs/)")
+    c.add_argument("--preset", required=True, help="a pooled preset whose crops and layers the files hold")
+    c.add_argument("-o", "--output", required=True, help=".npy file (a .json with the paths is written beside it)")
     args = p.parse_args(argv)
-    extract(args) if args.cmd == "extract" else evaluate(args)
+    {"extract": extract, "evaluate": evaluate, "cache": write_cache}[args.cmd](args)
 
 
 if __name__ == "__main__":

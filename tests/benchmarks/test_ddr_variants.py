@@ -105,3 +105,30 @@ def test_small_crop_variants_use_the_presets_taps_and_their_random_twins_match()
     for name in ("ddr-36", "ddr-36-deep"):
         assert tuple(v[name]["layers"]) == preset_params(name)["layer"]
         assert {**v[name], "random": True} == v[f"{name}-random"]
+
+
+def test_cache_writes_the_preset_rows_for_train_default_model(tmp_path, monkeypatch):
+    # a 3x3-grid, no-half-grid file holds the crops of a 9-crop preset: the cache rows must be the
+    # extractor's features of that preset, in the order of the training folder's table
+    from ddriqa.features import presets
+    from ddriqa.features.ddr import DDRExtractor
+    from ddriqa.models.rrdbnet import RRDBNet
+    from ddriqa.models.weights import save_weights
+
+    data = make_tiny_live(tmp_path / "live", n_refs=3, per_ref=1, size=(40, 56))
+    weights = save_weights(RRDBNet(num_features=8, num_blocks=2, growth=4), tmp_path / "tiny_rrdb.safetensors")
+    feats = tmp_path / "f.npz"
+    ddr_variants.main(["extract", str(data), "-o", str(feats), "--weights", str(weights), "--layers", "RRDB1,RRDB2",
+                       "--crop", "16", "--grid", "3", "--half-grid", "0"])
+    spec = {"extractor": {"weights": str(weights), "layer": ("RRDB1", "RRDB2"), "crop": 16, "crops": "grid",
+                          "n_crops": 9, "pooling": "stats", "aggregate": "none"}, "head": "crop-vote", "about": "t"}
+    monkeypatch.setitem(presets.PRESETS, "tiny-9", spec)
+    out = tmp_path / "cache.npy"
+    ddr_variants.main(["cache", str(feats), "--data", str(data), "--preset", "tiny-9", "-o", str(out)])
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["preset"] == "tiny-9" and len(meta["paths"]) == np.load(out).shape[0]
+    ext = DDRExtractor(**presets.preset_params("tiny-9"), device="cpu").fit()
+    np.testing.assert_allclose(np.load(out), ext.transform(meta["paths"]), rtol=1e-5, atol=1e-6)
+    monkeypatch.setitem(presets.PRESETS, "tiny-4", {**spec, "extractor": {**spec["extractor"], "n_crops": 4}})
+    with pytest.raises(SystemExit, match="not those of preset"):
+        ddr_variants.main(["cache", str(feats), "--data", str(data), "--preset", "tiny-4", "-o", str(out)])
