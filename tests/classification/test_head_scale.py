@@ -134,3 +134,29 @@ def test_fixed_c_is_still_available():
     assert head.named_steps["svm"].C == 10.0
     with pytest.raises(Exception, match="positive number or 'cv'"):
         ddr_svm("auto")
+
+
+def test_saved_paper_head_records_the_chosen_c(tmp_path, flattened):
+    from ddriqa.classification.persistence import classifier_info, load_classifier, save_classifier
+
+    X, y, refs = flattened
+    model = make_ddr_classifier(features=False, n_components=20).fit(X, y, svm__groups=refs)
+    path = save_classifier(model, tmp_path / "paper.npz")
+    back = load_classifier(path)
+    chosen = model.named_steps["svm"].best_params_["C"]
+    assert back.named_steps["svm"].C == chosen  # the refitted SVC, stored pickle-free
+    np.testing.assert_array_equal(back.predict(X), model.predict(X))
+    search = classifier_info(path)["grid_search"]["model.steps[2][1]"]
+    assert search["best_params"] == {"C": chosen} and len(search["mean_test_score"]) == len(PAPER_C_GRID)
+
+
+def test_c_search_folds_adapt_to_one_reference_and_small_classes():
+    from ddriqa.classification.pipelines import StratifiedOrGroupKFold
+    from ddriqa.errors import InputError
+
+    y = np.array(["a", "b", "c"] * 3)
+    one_ref = np.zeros(9)
+    assert StratifiedOrGroupKFold(5, adapt=True).get_n_splits(y=y, groups=one_ref) == 3  # 3 images per class
+    assert StratifiedOrGroupKFold(5, adapt=True).get_n_splits(y=y, groups=np.arange(9) % 4) == 4  # grouped
+    with pytest.raises(InputError, match="at least two groups"):
+        list(StratifiedOrGroupKFold(5).split(np.zeros((9, 1)), y, one_ref))
