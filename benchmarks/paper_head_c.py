@@ -19,8 +19,8 @@ head of ``ddriqa benchmark`` and ``ddriqa train``: C from
 the PCA scores of the train side of each split, :func:`ddriqa.classification.pipelines.ddr_svm`; the
 PCA is fitted on the whole train side, so it has seen the inner validation folds; with a single
 training reference the inner folds are stratified). The chosen C of every split and the number of
-classes predicted are written too (``splits.csv``). Rows are the benchmark's metrics (macro precision with a never-predicted
-class counted 0, macro recall, accuracy: median and IQR over the splits).
+classes predicted are written too (``splits.csv``). Rows are the benchmark's metrics (macro precision
+with a never-predicted class counted 0, macro recall, accuracy: median and IQR over the splits).
 
 Usage::
 
@@ -131,7 +131,8 @@ def evaluate(args):
     summary.to_csv(out / "summary.csv", index=False)
     lines = [f"weights {args.weights}, tap {args.layer}, crop {args.crop}; first set {args.data} "
              f"({n1} images), second set {args.second} ({len(other)} images)", "",
-             "| setting | head | splits | macro precision | macro recall | accuracy | classes predicted (median) | chosen C |",
+             "| setting | head | splits | macro precision | macro recall | accuracy "
+             "| classes predicted (median) | chosen C |",
              "|---|---|---|---|---|---|---|---|"]
     for _, r in summary[summary["class"] == "ALL"].iterrows():
         rows = per_split[(per_split["setting"] == r["setting"]) & (per_split["method"] == r["method"])

@@ -21,7 +21,8 @@ One NumPy ``.npz`` archive, read with ``numpy.load(allow_pickle=False)``:
 A fitted :class:`~sklearn.model_selection.GridSearchCV` is stored as its ``best_estimator_``
 (e.g. the paper head's SVC refitted with the chosen C); the search goes to
 ``info["grid_search"][PLACE]``: ``best_params``, ``best_score``, ``n_splits``, ``candidates``
-(every parameter set tried) and their ``mean_test_score`` (:func:`classifier_info` reads it). A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
+(every parameter set tried) and their ``mean_test_score`` (:func:`classifier_info` reads it).
+A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
 its parameters: a shipped weights name, the absolute path of a weights file (with the SHA-256
 of its tensors, :func:`ddriqa.models.weights.tensor_sha256`, checked on load, and the file's own
 SHA-256 for the record; files that carry only the file digest are checked by it), or

@@ -64,7 +64,8 @@ def ddr_svm(C="cv", *, C_grid=PAPER_C_GRID, cv=5, random_state=0, n_jobs=None):
     An int ``cv`` means :class:`StratifiedOrGroupKFold`: folds grouped by reference image when
     ``fit`` gets ``svm__groups=references`` (``min(cv, number of references)`` folds, as the
     BRISQUE head and ``ddriqa train`` do), stratified folds without groups or with a single
-    reference (at most as many as the smallest class has images, at least 2). The search scores accuracy; among equal scores the smallest C wins.
+    reference (at most as many as the smallest class has images, at least 2). The search scores
+    accuracy; among equal scores the smallest C wins.
 
     :class:`~ddriqa.classification.scaling.GlobalScaler` divides the PCA scores by one number
     (their RMS distance to the mean), which keeps the geometry and puts every backbone and layer
