@@ -9,7 +9,9 @@ LIVE-like set with a ``pristine`` class and the benchmark's content-disjoint spl
   (per-channel mean / std / mean |x| of ``ResBlock4``, ``ResBlock8``, ``ResBlock16`` on a 2 x 2
   grid of 64 x 64 crops, standardisation + linear SVM (C = 1) per crop, decisions averaged);
 * ``paper``: the paper's head (flattened ``ResBlock16`` of the central 96 x 96 crop -> PCA(120)
-  -> linear SVM, through the Gram route of ``ddriqa benchmark``);
+  -> linear SVM, through the Gram route of ``ddriqa benchmark``: C chosen per split by 5-fold
+  cross-validation grouped by reference on the train side; the committed ``curve.csv`` was
+  measured with the earlier fixed C = 1, see its README);
 
 and joins the clean / blur / noise Calinski-Harabasz index at ``ResBlock16`` from the analysis
 tables (``benchmarks/results/analysis/cross_degradation.csv``, written by ``analysis_ddr.py``), when
@@ -229,7 +231,8 @@ def main(argv=None):
             allrow = summary[summary["class"] == "ALL"].set_index("method")
             return np.array([allrow.loc[m, f"precision_{q}"] for m in ("pooled", "paper") for q in ("median", "iqr")])
 
-        precision = _cached(args.cache, f"ident_{_id(weights)}_{args.splits}_{args.seed}", identify)
+        # "cv": the paper head with C by grouped inner CV (split scores cached by older versions, C = 1, are not reused)
+        precision = _cached(args.cache, f"ident_cv_{_id(weights)}_{args.splits}_{args.seed}", identify)
         chi, chi_sd = _chi(args.analysis, step, kind, init.get(weights))
         row = {"backbone": label, "kind": kind, "step": step,
                "init_step": init.get(weights, ""),

@@ -19,7 +19,10 @@ One NumPy ``.npz`` archive, read with ``numpy.load(allow_pickle=False)``:
 - ``a0``, ``a1``, ...: the fitted arrays (numeric or unicode; object arrays are refused).
 
 A fitted :class:`~sklearn.model_selection.GridSearchCV` is stored as its ``best_estimator_``
-(the search results go to ``info``). A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
+(e.g. the paper head's SVC refitted with the chosen C); the search goes to
+``info["grid_search"][PLACE]``: ``best_params``, ``best_score``, ``n_splits``, ``candidates``
+(every parameter set tried) and their ``mean_test_score`` (:func:`classifier_info` reads it).
+A :class:`~ddriqa.features.ddr.DDRExtractor` is stored by
 its parameters: a shipped weights name, the absolute path of a weights file (with the SHA-256
 of its tensors, :func:`ddriqa.models.weights.tensor_sha256`, checked on load, and the file's own
 SHA-256 for the record; files that carry only the file digest are checked by it), or
@@ -74,6 +77,7 @@ __all__ = [
     "AllowedClass",
     "save_classifier",
     "load_classifier",
+    "classifier_info",
     "shipped_classifiers",
     "classifiers_dir",
 ]
@@ -154,9 +158,13 @@ class _Encoder:
         if isinstance(est, GridSearchCV):
             if not hasattr(est, "best_estimator_"):
                 raise InputError(f"cannot save {where}: the GridSearchCV is not fitted (or refit=False)")
+            results = getattr(est, "cv_results_", {})
             self.info.setdefault("grid_search", {})[where] = {
                 "best_params": {k: _plain(v) for k, v in est.best_params_.items()},
                 "best_score": float(est.best_score_),
+                "n_splits": int(getattr(est, "n_splits_", 0)),
+                "candidates": [{k: _plain(v) for k, v in c.items()} for c in results.get("params", [])],
+                "mean_test_score": [float(v) for v in results.get("mean_test_score", [])],
             }
             return self.estimator(est.best_estimator_, where)
         name = type(est).__name__
@@ -478,3 +486,49 @@ def load_classifier(path):
         if extra:
             raise ModelFileError(path, f"unreferenced arrays in the archive: {extra[:5]}")
     return model
+
+
+def classifier_info(path):
+    """The ``info`` record of a classifier file, without building the model.
+
+    For a model saved with a grid search (the paper head's C, BRISQUE's C and gamma, the pooled
+    head's C), ``info["grid_search"]`` maps the search's place in the model
+    (``"model.steps[1][1]"``: the second step of the top pipeline) to ``best_params``,
+    ``best_score``, ``n_splits``, ``candidates`` and ``mean_test_score``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npz`` file or a shipped classifier's name.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ddriqa.errors.ModelFileError
+        Missing file or not a classifier archive.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from ddriqa.classification.pipelines import ddr_svm
+    >>> X = np.random.default_rng(0).normal(size=(20, 3)); y = np.repeat([0, 1], 10); X[y == 1, 0] += 3
+    >>> head = ddr_svm(C_grid=[0.1, 10.0]).fit(X, y, svm__groups=np.arange(20) % 4)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     info = classifier_info(save_classifier(head, os.path.join(d, "m.npz")))
+    >>> info["grid_search"]["model.steps[1][1]"]["best_params"], info["grid_search"]["model.steps[1][1]"]["n_splits"]
+    ({'C': 0.1}, 4)
+    """
+    path = _resolve_classifier_path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive[_META_KEY][()]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelFileError(path, f"not a ddriqa classifier file ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(path, f"not a {FORMAT} file")
+    info = meta.get("info", {})
+    return info if isinstance(info, dict) else {}
+

@@ -32,6 +32,7 @@ __all__ = [
     "POOLED_C_GRID",
     "make_preset_classifier",
     "ddr_svm",
+    "PAPER_C_GRID",
     "pooled_svm",
     "CappedStreamingPCA",
     "StratifiedOrGroupKFold",
@@ -45,13 +46,35 @@ BRISQUE_C_GRID = tuple(float(2.0**e) for e in range(-5, 16, 2))
 BRISQUE_GAMMA_GRID = tuple(float(2.0**e) for e in range(-15, 4, 2))
 
 
-def ddr_svm(C=1.0):
+#: C values of the paper head's grid search (:func:`ddr_svm` with ``C="cv"``): 10^-2, 10^-1, ..., 10^5.
+#: After :class:`~ddriqa.classification.scaling.GlobalScaler` the PCA scores have an RMS distance of 1 to
+#: their mean; on real flattened maps the distortion classes differ along directions of small variance,
+#: so a fixed ``C = 1`` can underfit to the majority class (measured:
+#: ``benchmarks/results/identification.md``, section "The paper's head with C chosen by grouped CV")
+PAPER_C_GRID = tuple(float(10.0**e) for e in range(-2, 6))
+
+
+def ddr_svm(C="cv", *, C_grid=PAPER_C_GRID, cv=5, random_state=0, n_jobs=None):
     """The classifier that follows the PCA in the DDR method: global scale + linear-kernel SVC.
 
-    Returns ``Pipeline([("scale", GlobalScaler()), ("svm", SVC(kernel="linear", C=C))])``.
+    Returns ``Pipeline([("scale", GlobalScaler()), ("svm", SVM)])``, where ``SVM`` is
+    ``SVC(kernel="linear", C=C)`` for a number ``C``, or, for ``C="cv"`` (the default), a
+    :class:`~sklearn.model_selection.GridSearchCV` of that SVC over ``C_grid``
+    (:data:`PAPER_C_GRID`) with ``cv`` inner folds, refitted on all the data it is given.
+    An int ``cv`` means :class:`StratifiedOrGroupKFold`: folds grouped by reference image when
+    ``fit`` gets ``svm__groups=references`` (``min(cv, number of references)`` folds, as the
+    BRISQUE head and ``ddriqa train`` do), stratified folds without groups or with a single
+    reference (at most as many as the smallest class has images, at least 2). The search scores
+    accuracy; among equal scores the smallest C wins.
+
     :class:`~ddriqa.classification.scaling.GlobalScaler` divides the PCA scores by one number
-    (their RMS distance to the mean), which keeps the geometry but makes ``C=1`` mean the same
-    thing for every backbone and layer (raw activation magnitudes differ by orders).
+    (their RMS distance to the mean), which keeps the geometry and puts every backbone and layer
+    on one scale (raw activation magnitudes differ by orders), so one grid of C serves all.
+    It is fitted on all the data given to ``fit``, before the inner folds (one number: the
+    folds see the same rescaling). In the DDR pipeline and in the benchmark's Gram route the
+    PCA, too, is fitted on the whole training side and C is chosen on its scores, so the PCA
+    basis has seen the inner validation folds: a slight, standard leak that concerns only the
+    choice of C, never the outer test side.
 
     ``SVC(kernel="linear")`` (LIBSVM) rather than ``LinearSVC`` (LIBLINEAR): it minimises the
     standard hinge loss with an unpenalised intercept, solves the dual exactly and handles the
@@ -59,8 +82,42 @@ def ddr_svm(C=1.0):
     did; LinearSVC's default squared hinge, penalised intercept and one-vs-rest scheme are a
     different classifier. With ~120 PCA dimensions and < 10^4 images LIBSVM is fast.
     No class weights: LIVE's classes are near-balanced and the paper uses none.
+
+    Parameters
+    ----------
+    C : float or "cv", default="cv"
+    C_grid : sequence of float, default=PAPER_C_GRID
+        Candidates of ``C="cv"``.
+    cv : int or cross-validation splitter, default=5
+    random_state : int or None, default=0
+        Seed of the stratified folds.
+    n_jobs : int or None, default=None
+        Parallel jobs of the grid search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["a", "b"], 20); X = rng.normal(size=(40, 5)) * [100, 100, 100, 100, 1]
+    >>> X[y == "b", 4] += 3  # the classes differ along a direction of small variance
+    >>> head = ddr_svm().fit(X, y, svm__groups=np.arange(40) % 8)
+    >>> head.named_steps["svm"].best_params_["C"], head.score(X, y)
+    (100000.0, 0.95)
+    >>> ddr_svm(1.0).fit(X, y).score(X, y)  # a fixed C = 1 is at chance here
+    0.5
     """
-    return Pipeline([("scale", GlobalScaler()), ("svm", SVC(kernel="linear", C=C))])
+    if isinstance(C, str):
+        if C != "cv":
+            raise InputError(f"C must be a positive number or 'cv', got {C!r}")
+        grid = _positive_grid(C_grid, "C_grid")
+        if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+            if cv < 2:
+                raise InputError(f"cv must be >= 2 folds, got {cv}")
+            cv = StratifiedOrGroupKFold(n_splits=int(cv), random_state=random_state, adapt=True)
+        svm = GridSearchCV(SVC(kernel="linear"), {"C": grid}, cv=cv, n_jobs=n_jobs, refit=True)
+    else:
+        svm = SVC(kernel="linear", C=float(C))
+    return Pipeline([("scale", GlobalScaler()), ("svm", svm)])
 
 
 class CappedStreamingPCA(_StreamingPCA):
@@ -98,7 +155,7 @@ def make_ddr_classifier(
     layer=DEFAULT_LAYER,
     crop=DEFAULT_CROP,
     n_components=120,
-    C=1.0,
+    C="cv",
     device="auto",
     batch_size=None,
     random_state=0,
@@ -130,8 +187,12 @@ def make_ddr_classifier(
         PCA dimension (the paper's 120), an upper bound: a training set (or cross-validation
         fold) of ``n`` images keeps ``min(n_components, n - 1)`` (:class:`CappedStreamingPCA`), so
         ``cross_val_score`` works on small folds; ``pipe[0].n_components_`` says what was kept.
-    C : float, default=1.0
-        SVM regularisation.
+    C : float or "cv", default="cv"
+        SVM regularisation; ``"cv"``: chosen from :data:`PAPER_C_GRID` by :func:`ddr_svm`'s
+        5-fold inner cross-validation on the PCA scores of the training images, grouped by
+        reference image when ``fit`` is given ``svm__groups=references`` (``ddriqa train`` does),
+        else stratified; ``pipe.named_steps["svm"].best_params_["C"]`` says which, and a saved
+        model keeps the refitted SVC with that C (:mod:`ddriqa.classification.persistence`).
     device : str, default="auto"
     batch_size : int or None, default=None
         Images per network call (extractor default when None).
@@ -151,7 +212,8 @@ def make_ddr_classifier(
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Steps ``("pca", CappedStreamingPCA)``, ``("scale", GlobalScaler)`` and ``("svm", SVC)``.
+        Steps ``("pca", CappedStreamingPCA)``, ``("scale", GlobalScaler)`` and ``("svm", SVC)``
+        (``("svm", GridSearchCV)`` of that SVC with ``C="cv"``).
 
     Examples
     --------
@@ -179,7 +241,7 @@ def make_ddr_classifier(
         spill_dir=spill_dir,
         random_state=random_state,
     )
-    return Pipeline([("pca", pca), *ddr_svm(C).steps])
+    return Pipeline([("pca", pca), *ddr_svm(C, random_state=random_state).steps])
 
 
 def _positive_grid(values, name):
@@ -211,11 +273,18 @@ class StratifiedOrGroupKFold(StratifiedKFold):
     shuffle : bool, default=True
         Stratified folds only (GroupKFold is deterministic).
     random_state : int or None, default=None
+    adapt : bool, default=False
+        True (the paper head's C search): groups that name a single group (a training side of
+        one reference, where no grouped fold exists) fall back to stratified folds, so that a
+        benchmark split with one training reference still runs (its outer split stays
+        content-disjoint); and stratified folds are at most as many as the smallest class has
+        images (at least 2), so that a small training set still gets a search. False: refuse a
+        single group; ``n_splits`` stratified folds.
 
     Raises
     ------
     ddriqa.errors.InputError
-        From ``split``: groups that name fewer than two distinct groups.
+        From ``split``: groups that name fewer than two distinct groups (``adapt=False``).
 
     Examples
     --------
@@ -229,24 +298,37 @@ class StratifiedOrGroupKFold(StratifiedKFold):
     (3, 5)
     """
 
-    def __init__(self, n_splits=5, *, shuffle=True, random_state=None):
+    def __init__(self, n_splits=5, *, shuffle=True, random_state=None, adapt=False):
         super().__init__(n_splits=n_splits, shuffle=shuffle, random_state=random_state)
+        self.adapt = adapt
 
-    def _group_folds(self, groups):
-        n_groups = len(np.unique(np.asarray(groups)))
-        if n_groups < 2:
-            raise InputError(f"folds grouped by reference need at least two groups, got {n_groups}")
-        return GroupKFold(n_splits=min(self.n_splits, n_groups))
+    def _folds(self, y, groups):
+        """The splitter for this call: GroupKFold, or None for ``self``'s stratified folds, or
+        (``adapt``) a StratifiedKFold with fewer folds for small classes."""
+        if groups is not None:
+            n_groups = len(np.unique(np.asarray(groups)))
+            if n_groups >= 2:
+                return GroupKFold(n_splits=min(self.n_splits, n_groups))
+            if not self.adapt:
+                raise InputError(f"folds grouped by reference need at least two groups, got {n_groups}")
+        if self.adapt and y is not None:
+            smallest = int(np.unique(np.asarray(y), return_counts=True)[1].min())
+            k = max(2, min(self.n_splits, smallest))
+            if k < self.n_splits:
+                return StratifiedKFold(n_splits=k, shuffle=self.shuffle, random_state=self.random_state)
+        return None
 
     def split(self, X, y=None, groups=None):
-        if groups is None:
+        folds = self._folds(y, groups)
+        if folds is None:
             return super().split(X, y)
-        return self._group_folds(groups).split(X, y, groups)
+        return folds.split(X, y, groups)
 
     def get_n_splits(self, X=None, y=None, groups=None):
-        if groups is None:
+        folds = self._folds(y, groups)
+        if folds is None:
             return self.n_splits
-        return self._group_folds(groups).get_n_splits(X, y, groups)
+        return folds.get_n_splits(X, y, groups)
 
 
 def make_brisque_classifier(

@@ -6,8 +6,12 @@ Methods (``--methods``):
   chosen by content-disjoint inner cross-validation on each split's train side.
 - ``paper``: Liu et al.'s head (preset ``paper``): the flattened ``ResBlock16`` map of the
   central 96x96 crop of a trained SR backbone (``--weights``, default our ``srgan_x4_gr``),
-  PCA fitted on each split's train side, linear SVM. One row per backbone
-  (``paper:<name>`` when backbones are named).
+  PCA fitted on each split's train side, global scaling, linear SVM whose C is chosen from
+  :data:`~ddriqa.classification.pipelines.PAPER_C_GRID` by 5-fold cross-validation grouped by
+  reference on the PCA scores of the train side (the PCA is fitted on the whole train side, so
+  it has seen the inner validation folds: a slight, standard leak into the choice of C only).
+  The chosen C of every split is in ``splits.csv`` (column ``chosen``) and counted in the notes
+  of ``summary.md``. One row per backbone (``paper:<name>`` when backbones are named).
 - ``paper-random``: the same with a seeded random SRResNet (the paper's control).
 - each pooled preset of :data:`ddriqa.features.presets.POOLED_PRESETS` (``ddr``, ``ddr-9``, ...):
   channel statistics of Real-ESRGAN feature maps on a grid of crops, standardisation, linear SVM
@@ -306,7 +310,19 @@ def _head(kind, n_train_groups):
         from ddriqa.classification.voting import CropVoteClassifier
 
         return lambda n=kind[1]: CropVoteClassifier(pooled_svm(POOLED_C), n_crops=n)
-    return None  # GramFeatures: the protocol's default (ddr_svm)
+    return None  # GramFeatures: the protocol's default (ddr_svm("cv"), C by grouped inner CV)
+
+
+def _chosen_notes(per_split):
+    """One note per method and protocol: how often each grid-search choice was made over the splits."""
+    notes = []
+    rows = per_split[(per_split["class"] == "ALL") & (per_split["chosen"].fillna("") != "")]
+    for (protocol, method), sub in rows.groupby(["protocol", "method"], sort=False):
+        counts = sub["chosen"].value_counts()
+        text = ", ".join(f"{v} ({n} split{'s' if n > 1 else ''})" for v, n in counts.head(8).items())
+        more = f", {len(counts) - 8} other choices" if len(counts) > 8 else ""
+        notes.append(f"{method}, {protocol}: chosen on the train side by the inner grid search: {text}{more}")
+    return notes
 
 
 def _load_table(data, pristine, log):
@@ -475,6 +491,7 @@ def run_identification_benchmark(data, out_dir, *, methods=("brisque", "paper", 
         sum_parts.append(cross_sm)
     per_split = pd.concat(per_parts, ignore_index=True)
     summary = pd.concat(sum_parts, ignore_index=True)
+    notes.extend(_chosen_notes(per_split))
     out_dir.mkdir(parents=True, exist_ok=True)
     per_split.to_csv(out_dir / "splits.csv", index=False)
     summary.to_csv(out_dir / "summary.csv", index=False)

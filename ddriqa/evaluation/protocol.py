@@ -33,6 +33,7 @@ __all__ = [
     "random_splits",
     "PROTOCOLS",
     "split_metrics",
+    "chosen_params",
     "run_benchmark",
     "summarize",
     "summary_markdown",
@@ -183,10 +184,10 @@ def split_metrics(y_true, y_pred, classes):
 
 
 def _default_model(data):
-    if isinstance(data, GramFeatures):
+    if isinstance(data, GramFeatures):  # the paper head: C by inner CV grouped by reference (svm__groups)
         from ddriqa.classification.pipelines import ddr_svm
 
-        return ddr_svm()
+        return ddr_svm("cv")
     from sklearn.model_selection import GroupKFold
 
     from ddriqa.classification.pipelines import make_brisque_classifier
@@ -209,6 +210,33 @@ def _group_fit_params(model, groups):
     return {}
 
 
+def chosen_params(model):
+    """The parameters that the grid searches of a fitted ``model`` chose, as text (``"C=100"``).
+
+    Searches are found at the top level or as pipeline steps; ``""`` when there is none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.svm import SVC
+    >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))]; y = np.repeat([0, 1], 6)
+    >>> chosen_params(GridSearchCV(SVC(), {"C": [0.5, 2.0]}, cv=2).fit(X, y))
+    'C=0.5'
+    """
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+
+    steps = [s for _, s in model.steps] if isinstance(model, Pipeline) else [model]
+    found = []
+    for step in steps:
+        if isinstance(step, (GridSearchCV, RandomizedSearchCV)) and hasattr(step, "best_params_"):
+            for name, value in sorted(step.best_params_.items()):
+                text = f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+                found.append(f"{name.split('__')[-1]}={text}")
+    return " ".join(found)
+
+
 def _run_split(method, data, make_model, y, groups, split_index, train, test, classes, blas_threads=1):
     from sklearn.base import clone
 
@@ -221,12 +249,15 @@ def _run_split(method, data, make_model, y, groups, split_index, train, test, cl
         model.fit(X_train, y[train], **_group_fit_params(model, groups[train]))
         pred = model.predict(X_test)
     rows = split_metrics(y[test], pred, classes)
+    chosen = chosen_params(model)
     for r in rows:
-        r.update(method=method, split=split_index)
+        r.update(method=method, split=split_index, chosen=chosen)
     return rows, np.asarray(pred).astype(str)
 
 
-_SPLIT_COLUMNS = ["method", "split", "class", "precision", "recall", "accuracy", "n_test", "n_pred"]
+#: ``n_pred``: test images the method put in the class; ``chosen``: what the method's inner grid
+#: search picked on that split's train side (:func:`chosen_params`)
+_SPLIT_COLUMNS = ["method", "split", "class", "precision", "recall", "accuracy", "n_test", "n_pred", "chosen"]
 
 
 def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0.2, seed=0,
@@ -244,7 +275,13 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
         Reference image of each image.
     models : dict or None
         ``method name -> estimator (cloned per split) or zero-argument factory``. Defaults:
-        a linear SVC after the per-split Gram PCA for :class:`GramFeatures`; the BRISQUE
+        for :class:`GramFeatures`, the paper head after the per-split Gram PCA: global scaling
+        and a linear SVC whose C is chosen from
+        :data:`~ddriqa.classification.pipelines.PAPER_C_GRID` by 5-fold cross-validation grouped
+        by reference on the PCA scores of the train side
+        (:func:`~ddriqa.classification.pipelines.ddr_svm`; the PCA is fitted on the whole train
+        side, so it sees the inner validation folds: a slight, standard leak into the choice of
+        C only, never into the test side); the BRISQUE
         recipe (:func:`~ddriqa.classification.pipelines.make_brisque_classifier` with
         content-disjoint ``GroupKFold(5)`` inner folds) for feature arrays.
     n_splits, test_size, seed
@@ -271,7 +308,9 @@ def run_benchmark(features, y, groups, *, models=None, n_splits=100, test_size=0
     Returns
     -------
     per_split : pandas.DataFrame
-        Columns method, split, class, precision, recall, accuracy (ALL rows), n_test, n_pred.
+        Columns method, split, class, precision, recall, accuracy (ALL rows), n_test, n_pred,
+        chosen (what the method's grid search chose on the split's train side, e.g. ``C=100``;
+        empty for a method without one).
     summary : pandas.DataFrame
         See :func:`summarize`.
 

@@ -7,7 +7,7 @@ builds the whole classifier). The presets:
 ``paper``
     Liu et al.'s distortion-identification head: the flattened ``ResBlock16`` map
     (64 x 96 x 96 = 589,824 values) of the central 96 x 96 crop of our SRGAN generator
-    (``srgan_x4_gr``) -> PCA(120) -> linear SVM.
+    (``srgan_x4_gr``) -> PCA(120) -> linear SVM (C chosen by cross-validation grouped by reference).
 ``ddr``
     The default of earlier releases: per-channel statistics (mean, standard deviation, mean absolute value) of the
     ``RRDB1``, ``RRDB2`` and ``RRDB4`` maps of Real-ESRGAN x4plus on each of a 2 x 2
@@ -67,7 +67,7 @@ PRESETS = {
         "extractor": {"weights": DEFAULT_WEIGHTS, "layer": DEFAULT_LAYER, "crop": DEFAULT_CROP,
                       "crops": "center", "n_crops": 1, "pooling": "none", "aggregate": "mean"},
         "head": "pca-linear-svm",
-        "about": "flattened ResBlock16 of the central 96x96 crop, PCA(120), linear SVM (Liu et al.)",
+        "about": "flattened ResBlock16 of the central 96x96 crop, PCA(120), linear SVM, C by grouped CV (Liu et al.)",
     },
     "ddr": _crop_vote(("RRDB1", "RRDB2", "RRDB4"), 64, 4,
                       "Real-ESRGAN RRDB1/2/4 channel statistics of 2x2 grid 64x64 crops, linear SVM per crop, "

@@ -127,8 +127,12 @@ def fit_classifier(table, features="brisque", *, weights=DEFAULT_WEIGHTS, layer=
     BRISQUE's C and gamma are chosen by grid search with inner folds that are disjoint in
     content (grouped by ``reference``) when the table names at least two references, else
     stratified folds, at most :data:`MAX_FOLDS` and no more than the smallest class has images.
+    The paper head's C is chosen likewise from
+    :data:`~ddriqa.classification.pipelines.PAPER_C_GRID` on the PCA scores of all training images
+    (the PCA is fitted once on them, before the inner folds); the saved model keeps the SVC
+    refitted with the chosen C, and the file's ``info`` the search (grid, scores).
     """
-    from ddriqa.classification.pipelines import make_brisque_classifier, make_ddr_classifier
+    from ddriqa.classification.pipelines import PAPER_C_GRID, make_brisque_classifier, make_ddr_classifier
 
     log = log or (lambda message: None)
     paths = table["path"].astype(str).tolist()
@@ -149,11 +153,20 @@ def fit_classifier(table, features="brisque", *, weights=DEFAULT_WEIGHTS, layer=
         fit_params = {}
         if "reference" in table and table["reference"].notna().all() and table["reference"].nunique() >= 2:
             fit_params = {f"{model.steps[-1][0]}__groups": table["reference"].astype(str).to_numpy()}
-            log("note: C of the pooled head by grid search with folds grouped by reference image")
+            log(f"note: C of the {preset} head by grid search with folds grouped by reference image")
         return model.fit(paths, y, **fit_params)
     if n_components > len(paths) - 1:
         log(f"note: PCA dimension capped at {len(paths) - 1} ({len(paths)} training images; asked {n_components})")
         n_components = max(1, len(paths) - 1)
     model = make_ddr_classifier(weights=weights, layer=layer, crop=crop, pad=pad, n_components=n_components,
                                 device=device, random_state=seed)
-    return model.fit(paths, y)
+    fit_params, how = {}, "5 stratified folds (no reference names)"
+    if "reference" in table and table["reference"].notna().all() and table["reference"].nunique() >= 2:
+        fit_params = {"svm__groups": table["reference"].astype(str).to_numpy()}
+        how = f"{min(5, table['reference'].nunique())} folds grouped by reference image"
+    log(f"note: C of the linear SVM chosen from {', '.join(f'{c:g}' for c in PAPER_C_GRID)} with {how}, "
+        "on the PCA scores of all training images")
+    model.fit(paths, y, **fit_params)
+    search = model.named_steps["svm"]
+    log(f"note: chosen C = {search.best_params_['C']:g} (inner accuracy {search.best_score_:.3f})")
+    return model

@@ -58,6 +58,10 @@ def test_benchmark_methods_protocols_and_outputs(tiny, tmp_path):
     assert (out / "confusion" / "content_ddr.png").stat().st_size > 1000
     md = (out / "summary.md").read_text()
     assert "### content-disjoint" in md and "### image-level random" in md and "PCA dimension capped" in md
+    # the paper head's C is chosen on each split's train side (grouped inner folds) and reported
+    paper = splits[(splits["method"] == "paper-random") & (splits["class"] == "ALL")]
+    assert paper["chosen"].str.fullmatch(r"C=[0-9.e+-]+").all()
+    assert "paper-random, content: chosen on the train side by the inner grid search: C=" in md
     assert "| brisque+ddr |" in result.output
 
     # a rerun reuses every cached feature (the fusion reuses the BRISQUE and ddr parts)

@@ -40,7 +40,14 @@ def test_train_ddr_random_backbone_and_classify(tmp_path):
             "--crop", "16", "--n-components", "5", "--device", "cpu", "-o", str(out)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    assert "folds grouped by reference image" in result.output and "chosen C = " in result.output
     model = load_classifier(out)
+    from ddriqa.classification.persistence import classifier_info
+    from ddriqa.classification.pipelines import PAPER_C_GRID
+
+    search = list(classifier_info(out)["grid_search"].values())[0]
+    assert search["best_params"]["C"] == model.named_steps["svm"].C and model.named_steps["svm"].C in PAPER_C_GRID
+    assert [c["C"] for c in search["candidates"]] == list(PAPER_C_GRID) and search["n_splits"] == 3
     res = tmp_path / "res.csv"
     result = CliRunner().invoke(main, ["classify", str(data), "-r", "-m", str(out), "-o", str(res)])
     assert result.exit_code == 0, result.output
