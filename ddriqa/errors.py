@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 
-__all__ = ["DDRIQAError", "ImageReadError", "InputError", "ModelFileError", "command_line_words", "hint"]
+__all__ = ["DDRIQAError", "ImageReadError", "InputError", "ModelFileError", "command_line_words", "hint",
+           "using_command_line_words"]
 
 #: How a message tells the user to change a setting: in Python's words (the keyword argument) and
 #: in the command line's (the flag), chosen by :func:`hint`.
@@ -39,12 +40,17 @@ def hint(key):
     return _HINTS[key][1 if _WORDS["cli"] else 0]
 
 
+def using_command_line_words():
+    """Whether :func:`hint` names command-line flags now (passed to Dask workers by the jobs)."""
+    return _WORDS["cli"]
+
+
 @contextlib.contextmanager
-def command_line_words():
+def command_line_words(on=True):
     """While active, :func:`hint` names command-line flags (``--max-pixels``) instead of Python
     keywords (``max_pixels=``); every ``ddriqa`` command runs inside it."""
     before = _WORDS["cli"]
-    _WORDS["cli"] = True
+    _WORDS["cli"] = bool(on)
     try:
         yield
     finally:
