@@ -7,8 +7,19 @@ does not pay for torch or scikit-learn until they are used.
 from __future__ import annotations
 
 import importlib
+import os
 
 __version__ = "0.1.0"
+
+# OpenMP threads that spin while they wait collapse torch's CPU throughput whenever another thread
+# or process holds a core: the reader thread that decodes the next batch, or any other job. Measured
+# on a shared 2-core machine: DDR extraction 2.5 -> 7.6 images/s (benchmarks/results/extract_speed.md),
+# and the README's ddr-9-fast fit (benchmarks/results/library_wait_policy.md). GNU OpenMP reads the
+# policy once, when torch loads it, so it is set here, on `import ddriqa`, before any ddriqa module
+# imports torch (the command line gets it the same way); a value the user set is kept. When torch was
+# imported before ddriqa, its OpenMP has read the environment already: set the variable before
+# Python starts (README, "Python").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # public name -> module that defines it
 _PUBLIC = {

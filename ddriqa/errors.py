@@ -6,9 +6,55 @@ subclass whose message names the offending file (when there is one) and the reas
 
 from __future__ import annotations
 
+import contextlib
 import os
 
-__all__ = ["DDRIQAError", "ImageReadError", "InputError", "ModelFileError"]
+__all__ = ["DDRIQAError", "ImageReadError", "InputError", "ModelFileError", "command_line_words", "hint",
+           "using_command_line_words"]
+
+#: How a message tells the user to change a setting: in Python's words (the keyword argument) and
+#: in the command line's (the flag), chosen by :func:`hint`.
+_HINTS = {
+    "max_pixels": ("pass max_pixels=None (no limit) or a larger max_pixels",
+                   "pass --max-pixels 0 (no limit) or a larger --max-pixels"),
+    "pad": ("pass pad='reflect' to mirror-pad it", "pass --pad reflect to mirror-pad it"),
+    "existing_set": ("pass existing='overwrite' to replace the set it holds, or existing='add' to add images to it",
+                     "pass --overwrite to replace the set it holds, or --add to add images to it"),
+}
+_WORDS = {"cli": False}
+
+
+def hint(key):
+    """The words of setting ``key`` (``"max_pixels"``, ``"pad"``) in an error message: Python's
+    keyword, or the command-line flag while a command runs (:func:`command_line_words`).
+
+    Examples
+    --------
+    >>> from ddriqa.errors import command_line_words, hint
+    >>> hint("pad")
+    "pass pad='reflect' to mirror-pad it"
+    >>> with command_line_words():
+    ...     hint("pad")
+    'pass --pad reflect to mirror-pad it'
+    """
+    return _HINTS[key][1 if _WORDS["cli"] else 0]
+
+
+def using_command_line_words():
+    """Whether :func:`hint` names command-line flags now (passed to Dask workers by the jobs)."""
+    return _WORDS["cli"]
+
+
+@contextlib.contextmanager
+def command_line_words(on=True):
+    """While active, :func:`hint` names command-line flags (``--max-pixels``) instead of Python
+    keywords (``max_pixels=``); every ``ddriqa`` command runs inside it."""
+    before = _WORDS["cli"]
+    _WORDS["cli"] = bool(on)
+    try:
+        yield
+    finally:
+        _WORDS["cli"] = before
 
 
 class DDRIQAError(Exception):

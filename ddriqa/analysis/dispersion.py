@@ -20,7 +20,7 @@ import numpy as np
 
 from ddriqa.errors import InputError
 
-__all__ = ["Dispersion", "DispersionSummary", "dispersion", "dispersion_over_runs"]
+__all__ = ["Dispersion", "DispersionSummary", "bootstrap_chi", "dispersion", "dispersion_over_runs"]
 
 
 @dataclass(frozen=True)
@@ -217,3 +217,51 @@ def dispersion_over_runs(points, labels=None, ddof=1):
         n_classes=d.n_classes,
         ddof=int(ddof),
     )
+
+
+def bootstrap_chi(points, labels, *, n_boot=200, seed=0, interval=0.9):
+    """The spread of CHI over resamples of the images: a stratified bootstrap of projected points.
+
+    Each resample draws, within every class, as many points as it has, with replacement (the
+    same images in every run), and takes the mean CHI over the runs. The projection is not
+    recomputed, so this is the sampling spread of the index given the embedding, not the
+    spread of t-SNE itself (that is the standard deviation over runs).
+
+    Parameters
+    ----------
+    points : array-like of shape (n_runs, n_samples, n_dims) or (n_samples, n_dims)
+    labels : array-like of shape (n_samples,)
+    n_boot : int, default=200
+    seed : int, default=0
+    interval : float, default=0.9
+        Central probability of the returned interval.
+
+    Returns
+    -------
+    (float, float)
+        The ``(1 - interval) / 2`` and ``(1 + interval) / 2`` quantiles of the resampled CHI.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ddriqa.analysis.dispersion import bootstrap_chi
+    >>> rng = np.random.default_rng(0)
+    >>> pts = np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(3, 1, (30, 2))])
+    >>> lo, hi = bootstrap_chi(pts, [0] * 30 + [1] * 30)
+    >>> bool(lo < dispersion(pts, [0] * 30 + [1] * 30).chi < hi)
+    True
+    """
+    P = np.asarray(points, dtype=np.float64)
+    if P.ndim == 2:
+        P = P[None]
+    y = np.asarray(labels)
+    _check(P[0], y)
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+    values = np.empty(int(n_boot))
+    for b in range(int(n_boot)):
+        idx = np.concatenate([rng.choice(g, size=g.size, replace=True) for g in groups])
+        values[b] = np.mean([dispersion(P[r, idx], y[idx]).chi for r in range(P.shape[0])])
+    q = (1.0 - float(interval)) / 2.0
+    lo, hi = np.quantile(values, [q, 1.0 - q])
+    return float(lo), float(hi)

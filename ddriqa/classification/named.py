@@ -14,7 +14,8 @@ import os
 
 from ddriqa.errors import ModelFileError
 
-__all__ = ["DEFAULT_MODEL", "MODEL_ALIASES", "NoShippedModelError", "load_named_classifier", "resolve_model_name"]
+__all__ = ["DEFAULT_MODEL", "MODEL_ALIASES", "NoShippedModelError", "load_named_classifier", "model_file",
+           "resolve_model_name"]
 
 #: short name -> shipped classifier name (None: not shipped yet)
 MODEL_ALIASES = {
@@ -70,6 +71,36 @@ def resolve_model_name(name_or_path):
             raise NoShippedModelError(text, reason)
         return target
     return text
+
+
+def model_file(name_or_path):
+    """The classifier file a ``--model`` value names, checked before any work.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A short name, a shipped classifier name, or a file (``.npz`` may be left out).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ModelFileError
+        Nothing of that name: the message lists the short names and the shipped classifiers.
+    """
+    from ddriqa.classification.persistence import classifier_file, shipped_classifiers
+
+    target = resolve_model_name(name_or_path)
+    try:
+        return classifier_file(target)
+    except ModelFileError:
+        text = os.fspath(name_or_path)
+        short = ", ".join(k for k, v in MODEL_ALIASES.items() if v is not None)
+        shipped = ", ".join(shipped_classifiers()) or "none"
+        raise ModelFileError(text, f"no such model: not a short name ({short}), a shipped classifier "
+                                   f"({shipped}) or a classifier file (.npz, written by `ddriqa train`)") from None
 
 
 def load_named_classifier(name_or_path=None):

@@ -80,6 +80,8 @@ __all__ = [
     "classifier_info",
     "shipped_classifiers",
     "classifiers_dir",
+    "classifier_file",
+    "model_path",
 ]
 
 FORMAT = "ddriqa-classifier"
@@ -225,6 +227,20 @@ def _ddr_params_for_saving(params, where):
     return params
 
 
+def model_path(path):
+    """The file :func:`save_classifier` writes for ``path``: ``path`` itself when it ends in
+    ``.npz``, else ``path`` with ``.npz`` appended (found by :func:`load_classifier` either way).
+
+    Examples
+    --------
+    >>> from ddriqa.classification.persistence import model_path
+    >>> model_path("noext_model").name, model_path("m.npz").name
+    ('noext_model.npz', 'm.npz')
+    """
+    path = Path(os.fspath(path))
+    return path if path.suffix == _SUFFIX else path.with_name(path.name + _SUFFIX)
+
+
 def save_classifier(model, path):
     """Save a fitted classifier (pipeline) to a single ``.npz`` file, without pickle.
 
@@ -273,9 +289,7 @@ def save_classifier(model, path):
         "info": enc.info,
     }
     text = json.dumps(meta, allow_nan=True, sort_keys=True)
-    path = Path(path)
-    if path.suffix != _SUFFIX:
-        path = path.with_name(path.name + _SUFFIX)
+    path = model_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **{_META_KEY: np.array(text)}, **enc.arrays)
@@ -417,11 +431,29 @@ class _Decoder:
             )
 
 
+def classifier_file(name_or_path):
+    """The file :func:`load_classifier` reads for ``name_or_path``.
+
+    In order: the path itself; the path with ``.npz`` appended (what :func:`save_classifier`
+    writes for a name without it, so ``save_classifier(m, "model")`` and
+    ``load_classifier("model")`` agree); a shipped classifier ``<name>.npz`` in
+    :func:`classifiers_dir`.
+
+    Raises
+    ------
+    ddriqa.errors.ModelFileError
+        None of them is a file.
+    """
+    return _resolve_classifier_path(name_or_path)
+
+
 def _resolve_classifier_path(name_or_path):
     text = os.fspath(name_or_path)
     path = Path(text)
     if path.is_file():
         return path
+    if not text.endswith(_SUFFIX) and Path(text + _SUFFIX).is_file():
+        return Path(text + _SUFFIX)
     if re.fullmatch(r"[A-Za-z0-9_.-]+", text) and not text.endswith(_SUFFIX):
         candidate = classifiers_dir() / (text + _SUFFIX)
         if candidate.is_file():

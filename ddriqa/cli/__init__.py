@@ -7,8 +7,6 @@ Results go to stdout or to a file; progress and logs go to stderr.
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from ddriqa import __version__
@@ -18,10 +16,8 @@ from ddriqa import __version__
 @click.version_option(__version__, prog_name="ddriqa")
 def main():
     """Identify image distortions from the deep degradation representations of SR networks."""
-    # Measured on a shared 2-core machine: OpenMP threads that spin while waiting collapse torch's
-    # CPU throughput (2.5 -> 7.6 images/s for DDR extraction) whenever another process holds a core.
-    # Commands import torch lazily, after this runs; a user's own setting is kept.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # `import ddriqa` (above) has set OMP_WAIT_POLICY=PASSIVE unless the user set it; commands import
+    # torch lazily, after that.
 
 
 # Commands are registered explicitly, one line each (no filename scanning).

@@ -4,7 +4,8 @@ error-to-exit rule, and the option groups several commands take.
 Conventions (documented in CLI.md): results go to stdout or to ``-o/--output``; progress and
 logs go to stderr (progress bars only when stderr is a terminal); ``--device`` defaults to
 ``auto`` everywhere; exit status 0 = done, 1 = finished but some items failed, 2 = nothing (or
-not everything) could be done: usage error, bad input, model problem, ``--strict`` stop.
+not everything) could be done: usage error, bad input, model problem, ``--strict`` stop;
+130 = interrupted (Ctrl-C), the results written so far kept.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ddriqa.features.presets import DEFAULT_CROP, DEFAULT_LAYER, DEFAULT_WEIGHTS
 EXIT_OK = 0
 EXIT_SOME_ERRORS = 1
 EXIT_FAILURE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 def fail(message, code=EXIT_FAILURE):
@@ -81,19 +83,27 @@ def cli_error_message(exc):
 
 def exits_on_errors(command):
     """The one error-to-exit rule: a :class:`~ddriqa.errors.DDRIQAError` escaping a command is
-    logged as ``error: <message>`` on stderr and exits with status 2 (:data:`EXIT_FAILURE`).
+    logged as ``error: <message>`` on stderr and exits with status 2 (:data:`EXIT_FAILURE`);
+    Ctrl-C (``KeyboardInterrupt``) logs ``interrupted`` and exits 130 (:data:`EXIT_INTERRUPTED`),
+    after the job has closed its outputs (the rows written so far are kept).
 
-    Put it under ``@click.command``; click's own usage errors exit 2 as well. Anything else
-    escaping a command is a bug, and keeps its traceback.
+    Put it under ``@click.command``; click's own usage errors exit 2 as well. The command runs
+    with :func:`ddriqa.errors.command_line_words`, so that library hints name its flags. Anything
+    else escaping a command is a bug, and keeps its traceback.
     """
-    from ddriqa.errors import DDRIQAError
+    from ddriqa.errors import DDRIQAError, command_line_words
 
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with command_line_words():
+                return command(*args, **kwargs)
         except DDRIQAError as exc:
             fail(cli_error_message(exc))
+        except KeyboardInterrupt:
+            log("interrupted (Ctrl-C): what was written so far is kept"
+                + ("; continue with --resume" if "resume" in kwargs else ""))
+            raise SystemExit(EXIT_INTERRUPTED) from None
 
     return run
 
@@ -201,7 +211,7 @@ def batch_job_options(noun):
     options = [
         click.option("--strict", is_flag=True, help="Stop at the first file that fails (exit status 2)."),
         click.option("--max-pixels", type=click.IntRange(min=0), default=None,
-                     help="Refuse images with more pixels (default 67 million, 8192x8192; 0: no limit)."),
+                     help="Refuse images with more pixels (default 67108864 = 8192x8192; 0: no limit)."),
         click.option("-b", "--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
                      help=f"Images per {noun} call."),
         click.option("--scheduler", default=None, metavar="ADDRESS",
@@ -212,6 +222,19 @@ def batch_job_options(noun):
                      help="With --scheduler: images per cluster task."),
     ]
     return functools.partial(_apply, options)
+
+
+def check_output(path, *, folder=False):
+    """Refuse an output that cannot be written, before any work: ``error: PATH: reason``, exit 2
+    (see :func:`ddriqa.jobs.outputs.check_output_path`)."""
+    from ddriqa.jobs.outputs import check_output_path
+
+    check_output_path(path, folder=folder)
+
+
+def overwrite_option(what):
+    """``--overwrite``: replace the results of an earlier run (``what`` says which)."""
+    return click.option("--overwrite", is_flag=True, help=f"Replace {what} (refused without it).")
 
 
 def list_input_images(path, recursive=None):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import device_option, exits_on_errors, log, plural, progress
+from ddriqa.cli._common import check_output, device_option, exits_on_errors, log, plural, progress
+
+#: below this many images in its smallest class, ``analyze`` warns that CHI is unstable: CHI grows
+#: with the number of images ((N - K) / (K - 1)) and swings between small samples
+MIN_IMAGES_PER_CLASS = 50
+#: resamples of the bootstrap spread that ``analyze`` prints beside each CHI
+N_BOOTSTRAP = 200
 
 
 def parse_data_options(values):
@@ -84,11 +90,15 @@ def _layer_writer(out_dir, labels, plots, bar):
 
     from ddriqa.analysis.protocol import METRIC_COLUMNS
 
+    from ddriqa.analysis.dispersion import bootstrap_chi
+
     rows, runs = [], []
 
     def on_layer(layer, proj, summary):
-        rows.append({"layer": layer, **summary.as_row()})
-        pd.DataFrame(rows, columns=METRIC_COLUMNS).to_csv(out_dir / "metrics.csv", index=False)
+        lo, hi = bootstrap_chi(proj.points, labels, n_boot=N_BOOTSTRAP, seed=0)
+        rows.append({"layer": layer, **summary.as_row(), "boot": (lo, hi)})
+        pd.DataFrame([{k: v for k, v in r.items() if k != "boot"} for r in rows],
+                     columns=METRIC_COLUMNS).to_csv(out_dir / "metrics.csv", index=False)
         r = summary.runs.copy()
         r.insert(0, "layer", layer)
         runs.append(r)
@@ -127,17 +137,23 @@ def _layer_writer(out_dir, labels, plots, bar):
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write one PNG scatterplot per layer.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Output folder: metrics.csv, runs.csv, images.csv and <layer>.png.")
+@click.option("--overwrite", is_flag=True, help="Replace the results of an earlier analysis in --output "
+                                                "(refused without it).")
 def analyze(weights, layers, data, from_hr, sets, patch, runs, seed, limit, method, n_pca, perplexity,
-            tsne_iter, batch_size, device, random_blocks, random_features, global_residual, plots, output):
+            tsne_iter, batch_size, device, random_blocks, random_features, global_residual, plots, output,
+            overwrite):
     """Measure how a network's layers cluster images by degradation.
 
     Projects each layer's features of the labelled images (PCA to 50, then t-SNE to 2-D, --runs
     times) and writes WD, BD and the Calinski-Harabasz index (CHI, mean and std over runs) per
     layer to OUTPUT/metrics.csv, and a scatterplot per layer to OUTPUT/<layer>.png.
     Higher CHI = the layer separates the degradations more. Unreadable or too small images are
-    skipped with a warning naming them.
+    skipped with a warning naming them. Beside each CHI, stderr gives its 90% bootstrap interval
+    over the images (200 stratified resamples of the projected points; t-SNE is not rerun); with
+    fewer than 50 images in a class a warning says that CHI is unstable. An OUTPUT holding an
+    earlier analysis is refused without --overwrite.
 
-    Exit status: 0 done; 2 usage error, no usable image, unreadable weights.
+    Exit status: 0 done; 2 usage error, output exists, no usable image, unreadable weights.
 
     Example:
 
@@ -154,8 +170,20 @@ def analyze(weights, layers, data, from_hr, sets, patch, runs, seed, limit, meth
     from ddriqa.errors import InputError
     from ddriqa.models.backbones import check_layers
 
+    from ddriqa.jobs.outputs import claim_output_folder
+
     if bool(data) == bool(from_hr):
         raise click.UsageError("give either --data LABEL=DIR (repeatable) or --from-hr DIR")
+    check_output(output, folder=True)
+    old_layers = []
+    if (Path(output) / "metrics.csv").is_file():
+        try:
+            old_layers = pd.read_csv(Path(output) / "metrics.csv")["layer"].astype(str).tolist()
+        except (ValueError, KeyError):
+            pass
+    claim_output_folder(output, ["metrics.csv", "runs.csv", "images.csv"]
+                        + [f"{layer}.png" for layer in dict.fromkeys(list(layers) + old_layers)],
+                        overwrite=overwrite, choices=(("overwrite", "replace the earlier analysis"),))
     images, labels, names = _inputs(parse_data_options(data), from_hr, sets, patch, limit, seed)
     if len(images) == 0:
         raise InputError("no usable image (see the skipped files above)")
@@ -168,14 +196,22 @@ def analyze(weights, layers, data, from_hr, sets, patch, runs, seed, limit, meth
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"image": names, "label": labels}).to_csv(out_dir / "images.csv", index=False)
-    counts = ", ".join(f"{k}: {int(v)}" for k, v in zip(*np.unique(labels, return_counts=True)))
+    classes, n_per_class = np.unique(labels, return_counts=True)
+    counts = ", ".join(f"{k}: {int(v)}" for k, v in zip(classes, n_per_class))
     log(f"{plural(len(images), 'image')} ({counts}); layers {list(layers)}; {plural(runs, 'run')}")
+    if n_per_class.min() < MIN_IMAGES_PER_CLASS:
+        log(f"warning: few images: {int(n_per_class.min())} in the smallest class, below {MIN_IMAGES_PER_CLASS}; "
+            "CHI grows with the number of images and varies strongly between samples at this size: "
+            "compare CHI only at equal sample sizes, and read its bootstrap interval below")
     with progress(length=len(layers), label="layers") as bar:
         on_layer, rows = _layer_writer(out_dir, labels, _plots_available(plots), bar)
         analyze_layers(model, images, labels, layers, method=method, n_pca=n_pca, runs=runs, seed=seed,
                        batch_size=batch_size, perplexity=perplexity, max_iter=tsne_iter, on_layer=on_layer)
     for row in rows:
-        log(f"{row['layer']}: CHI {row['chi_mean']:.2f} \u00b1 {row['chi_std']:.2f}")
+        lo, hi = row["boot"]
+        log(f"{row['layer']}: CHI {row['chi_mean']:.2f} \u00b1 {row['chi_std']:.2f} (std over {plural(runs, 'run')}); "
+            f"90% bootstrap interval over the images {lo:.2f} to {hi:.2f} ({N_BOOTSTRAP} stratified resamples "
+            "of the projected points, t-SNE not rerun)")
     log(f"wrote {out_dir / 'metrics.csv'}")
 
 

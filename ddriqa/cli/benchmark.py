@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import click
 
-from ddriqa.cli._common import blas_single_thread, ddr_options, device_option, exits_on_errors, log
+from ddriqa.cli._common import blas_single_thread, ddr_options, device_option, exits_on_errors, log, plural
 from ddriqa.features.presets import POOLED_PRESETS
 
 DEFAULT_METHODS = "brisque,paper,paper-random,ddr,ddr-random"
+
+#: the files a benchmark writes in its --output (glob patterns); --overwrite removes exactly these,
+#: and keeps cache/ (the features, reused by a rerun)
+REPORT_FILES = ("summary*.csv", "summary*.md", "splits*.csv", "speed*.csv", "cross*.csv",
+                "confusion/*.csv", "confusion/*.png")
 
 
 @click.command("benchmark")
@@ -15,6 +20,9 @@ DEFAULT_METHODS = "brisque,paper,paper-random,ddr,ddr-random"
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Folder for summary.csv/.md, splits.csv, speed.csv, confusion/ (and cache/).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the reports of an earlier benchmark in --output (all of them, confusion/ "
+                   "included; cache/ is kept and reused). Refused without it.")
 @click.option("--splits", "n_splits", type=click.IntRange(min=1), default=100, show_default=True,
               help="Random splits per protocol.")
 @click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
@@ -36,7 +44,7 @@ DEFAULT_METHODS = "brisque,paper,paper-random,ddr,ddr-random"
               help="paper: PCA dimension (capped at the smallest train side minus one).")
 @device_option
 @click.option("--n-jobs", type=int, default=None, help="Parallel jobs (joblib).")
-def benchmark(data, output, n_splits, test_size, methods, protocols, pristine, test_data, weights, layer, crop,
+def benchmark(data, output, overwrite, n_splits, test_size, methods, protocols, pristine, test_data, weights, layer, crop,
               seed, n_components, device, n_jobs):
     """Compare BRISQUE and the DDR methods on the same splits of DATA.
 
@@ -49,7 +57,11 @@ def benchmark(data, output, n_splits, test_size, methods, protocols, pristine, t
     image and cached in OUTPUT/cache, so a rerun skips finished extractions; speed.csv gives
     each method's extraction speed. The Markdown tables are also printed.
 
-    Exit status: 0 done; 2 usage error, unreadable data, or no method could run.
+    An --output that holds an earlier benchmark's reports is refused without --overwrite, which
+    removes all of them (summary, splits, speed, every confusion/ file) before the run; the
+    feature cache is kept either way.
+
+    Exit status: 0 done; 2 usage error, reports exist, unreadable data, or no method could run.
 
     Example:
 
@@ -58,7 +70,13 @@ def benchmark(data, output, n_splits, test_size, methods, protocols, pristine, t
     from pathlib import Path
 
     from ddriqa.evaluation.identification import run_identification_benchmark
+    from ddriqa.jobs.outputs import check_output_path, claim_output_folder
 
+    check_output_path(output, folder=True)  # before any work
+    removed = claim_output_folder(output, REPORT_FILES, overwrite=overwrite)
+    if removed:
+        log(f"--overwrite: removed the earlier run's {plural(len(removed), 'report file')} from {output} "
+            "(cache/ kept)")
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     chosen_protocols = [p.strip() for p in protocols.split(",") if p.strip()]
     with blas_single_thread():
@@ -69,4 +87,4 @@ def benchmark(data, output, n_splits, test_size, methods, protocols, pristine, t
     for note in notes:
         log(f"note: {note}")
     click.echo((Path(output) / "summary.md").read_text(encoding="utf-8"))
-    log(f"wrote {output}/summary.csv, summary.md, splits.csv, speed.csv, confusion/")
+    log(f"wrote {Path(output) / 'summary.csv'}, summary.md, splits.csv, speed.csv, confusion/")

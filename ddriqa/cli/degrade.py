@@ -7,6 +7,7 @@ import click
 from ddriqa.cli._common import (
     DEFAULT_CROP,
     EXIT_SOME_ERRORS,
+    check_output,
     exits_on_errors,
     list_input_images,
     log,
@@ -72,7 +73,12 @@ def _refuse_small_references(paths, min_size):
               help="Comma-separated subset of the preset's classes.")
 @click.option("--min-size", type=click.IntRange(min=1), default=MIN_REFERENCE_SIDE, show_default=True,
               help="Refuse references with a smaller side (pixels), before any work.")
-def degrade(refs_dir, out_dir, preset, per_class, seed, classes, min_size):
+@click.option("--overwrite", is_flag=True,
+              help="OUT_DIR holds a set: replace it whole (only the files a degrade run recorded are removed).")
+@click.option("--add", is_flag=True,
+              help="OUT_DIR holds a set: add --per-class images per class to it (numbered after its last; "
+                   "info.txt and labels.csv extended).")
+def degrade(refs_dir, out_dir, preset, per_class, seed, classes, min_size, overwrite, add):
     """Distort the images of REFS_DIR and write them to OUT_DIR in the LIVE database layout.
 
     OUT_DIR gets refimgs/<name>.bmp (the references as RGB BMP), <class>/img<k>.bmp,
@@ -84,6 +90,11 @@ def degrade(refs_dir, out_dir, preset, per_class, seed, classes, min_size):
     References smaller than --min-size pixels on a side (default 96: the widest LIVE blur is a
     91-pixel kernel, the DDR crop is 96) are refused before anything is written.
 
+    An OUT_DIR that holds files is refused unless --overwrite (replace the set: the files that
+    degrade runs recorded in degrade_files.txt, labels.csv and info.txt are removed first) or
+    --add (append images). A folder holding other files is refused either way; REFS_DIR is
+    only read, and may not be OUT_DIR or lie inside it.
+
     Exit status: 0 everything written; 1 finished, but some references were unreadable or some
     images failed (each named in a warning on stderr); 2 usage error, no reference image, a
     reference too small, or no readable reference.
@@ -92,16 +103,24 @@ def degrade(refs_dir, out_dir, preset, per_class, seed, classes, min_size):
 
         ddriqa degrade ../shared/data/kodak24 live_kodak --per-class 24 --seed 0
     """
-    from ddriqa.datasets.synthesize import make_live_like
+    from ddriqa.datasets.synthesize import check_output_set, make_live_like
+    from ddriqa.jobs.sr import check_separate_folders
 
+    if overwrite and add:
+        raise click.UsageError("--overwrite and --add exclude each other")
+    existing = "overwrite" if overwrite else "add" if add else "refuse"
+    check_separate_folders(refs_dir, out_dir)
+    check_output(out_dir, folder=True)
+    check_output_set(out_dir, existing)  # before any work
     refs = list_input_images(refs_dir)
     _refuse_small_references(refs, min_size)
     log(f"degrade: preset {preset}, {plural(per_class, 'image')} x {plural(len(classes), 'class', 'classes')} "
         f"({','.join(classes)}) from {plural(len(refs), 'reference')}, seed {seed}")
     with progress(length=per_class * len(classes), label="degrade") as bar:
-        result = make_live_like(refs, out_dir, per_class, seed, classes=classes, progress=bar.update)
+        result = make_live_like(refs, out_dir, per_class, seed, classes=classes, progress=bar.update,
+                                existing=existing)
     click.echo(
-        f"wrote {plural(len(result.labels), 'distorted image')} ({','.join(classes)}) from "
+        f"{'added' if add else 'wrote'} {plural(len(result.labels), 'distorted image')} ({','.join(classes)}) from "
         f"{plural(len(result.references), 'reference')} to {result.out_dir}; "
         f"{plural(len(result.skipped), 'reference')} skipped (unreadable), "
         f"{plural(len(result.failed), 'image')} failed"

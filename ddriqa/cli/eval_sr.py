@@ -30,9 +30,10 @@ def _db(value):
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of HR images.")
 @click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False),
               help="CSV file ('-': stdout).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file (refused without it).")
 @click.option("--tile", type=click.IntRange(min=8), default=None, help="LR tile side (default: whole images).")
 @device_option
-def eval_sr(weights, data_dir, output, tile, device):
+def eval_sr(weights, data_dir, output, overwrite, tile, device):
     """Y-PSNR (dB, 4-pixel border cropped) of x4 SR on every HR image of --data.
 
     Each HR image is cropped to a multiple of 4 and its LR input made by MATLAB bicubic x1/4;
@@ -44,7 +45,10 @@ def eval_sr(weights, data_dir, output, tile, device):
     out of the mean (the mean of the finite values), and the `mean` row's error column and
     stderr say how many images were left out.
 
-    Exit status: 0 fine; 1 some images failed; 2 usage error, no images, or unreadable weights.
+    An existing --output is refused without --overwrite.
+
+    Exit status: 0 fine; 1 some images failed; 2 usage error, output exists or cannot be
+    written, no images, or unreadable weights.
 
     Example:
 
@@ -55,9 +59,11 @@ def eval_sr(weights, data_dir, output, tile, device):
     import sys
 
     from ddriqa.device import resolve_device
+    from ddriqa.jobs.outputs import refuse_existing
     from ddriqa.jobs.sr import evaluate_sr
     from ddriqa.models.weights import load_generator
 
+    refuse_existing([output], overwrite=overwrite, remove=False)  # before any work
     files = list_input_images(data_dir)  # before the network loads
     model = load_generator(weights, device=resolve_device(device)).requires_grad_(False)
     fh = sys.stdout if output == "-" else open(output, "w", newline="", encoding="utf-8")

@@ -55,8 +55,9 @@ def extract(data, output, overwrite, features, weights, layer, crop, pad, seed, 
     from ddriqa.jobs.extract import build_extractor, extract_files, output_paths
     from ddriqa.jobs.outputs import refuse_existing
 
-    if not overwrite:  # refused before any work (extract_files removes them with --overwrite)
-        refuse_existing(output_paths(output), overwrite=False)
+    # refused before any work: a folder or unwritable path, or existing files without --overwrite
+    # (extract_files removes them with --overwrite)
+    refuse_existing(output_paths(output), overwrite=overwrite, remove=False)
     paths = list_input_images(data, recursive)
     spec = dict(features=features, weights=weights, layer=layer, crop=crop, pad=pad, device=device, seed=seed)
     extractor = build_extractor(**spec)

@@ -28,8 +28,9 @@ COLUMNS = ["weights", "layer", "sets", "n_samples", "n_classes", "n_runs",
 @backbone_options
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default="-", show_default=True,
               help="CSV file ('-': stdout); rewritten after each model, so finished rows survive.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file (refused without it).")
 def generalization(weights, data, layer, patch, runs, seed, limit, tsne_iter, batch_size, device,
-                   random_blocks, random_features, global_residual, output):
+                   random_blocks, random_features, global_residual, output, overwrite):
     """Score how alike restoration models treat degraded test sets (CHI; lower = better).
 
     For each model, the features of all test images at --layer are projected (PCA to 50, t-SNE
@@ -53,9 +54,11 @@ def generalization(weights, data, layer, patch, runs, seed, limit, tsne_iter, ba
 
     from ddriqa.analysis.protocol import generalization_score
     from ddriqa.errors import DDRIQAError, InputError, ModelFileError
+    from ddriqa.jobs.outputs import refuse_existing
 
     if len(data) < 2:
         raise click.UsageError("give at least two --data LABEL=DIR test sets")
+    refuse_existing([output], overwrite=overwrite, remove=False)  # before any work
     images, labels, _, _ = load_labelled(data, patch, limit)
     if len(set(labels.tolist())) < 2:
         raise InputError("fewer than two test sets have usable images (see the skipped files above)")

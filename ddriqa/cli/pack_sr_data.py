@@ -15,14 +15,17 @@ from ddriqa.cli.train_sr import output_options, output_value
 @click.option("--groups", default=None,
               help="Comma-separated label per folder (e.g. Set5,Set14,BSD100 for a validation pack); default: folder names.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take images from subfolders.")
-def pack_sr_data(dirs, output, out_alias, groups, recursive):
+@click.option("--overwrite", is_flag=True, help="Replace an existing pack (refused without it).")
+def pack_sr_data(dirs, output, out_alias, groups, recursive, overwrite):
     """Decode the images of DIRS once into a single .npz pack for `ddriqa train-sr --data`.
 
     JPEG files whose bytes decode to exactly the pixels ddriqa reads are stored verbatim (no
     re-encoding); every other image as lossless PNG; each entry keeps the SHA-256 of its pixels.
     Unreadable files are reported on stderr and skipped. Prints a JSON summary to stdout.
 
-    Exit status: 0 fine; 1 some files skipped; 2 no images / bad folder.
+    An existing pack is refused without --overwrite.
+
+    Exit status: 0 fine; 1 some files skipped; 2 no images / bad folder / output exists.
 
     Example:
 
@@ -31,9 +34,11 @@ def pack_sr_data(dirs, output, out_alias, groups, recursive):
     """
     import json
 
+    from ddriqa.jobs.outputs import refuse_existing
     from ddriqa.training.data import pack_images
 
     out_path = output_value(output, out_alias)
+    refuse_existing([out_path], overwrite=overwrite, remove=False)  # before any work
     labels = [g.strip() for g in groups.split(",")] if groups else None
     summary = pack_images(dirs, out_path, groups=labels, recursive=recursive,
                           on_error=lambda path, exc: log(f"warning: skipped {exc}"))

@@ -18,8 +18,10 @@ from ddriqa.features.presets import POOLED_PRESETS
 @click.command("train")
 @exits_on_errors
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(),
-              help="Where to save the classifier (JSON + .npz, no pickle).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Where to save the classifier (one .npz file: JSON + arrays, no pickle; .npz is appended "
+                   "when missing, and --model finds it with or without it).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file (refused without it).")
 @click.option("--features", type=click.Choice(["ddr", "brisque"]), default="ddr", show_default=True)
 @click.option("--preset", type=click.Choice(list(POOLED_PRESETS)), default=None,
               help="DDR: a pooled preset (Real-ESRGAN channel statistics, crop vote; CLI.md, 'Presets') "
@@ -31,15 +33,19 @@ from ddriqa.features.presets import POOLED_PRESETS
               help="DDR: PCA dimension (capped at the number of training images minus one).")
 @device_option
 @click.option("--n-jobs", type=int, default=None, help="BRISQUE: parallel jobs (joblib).")
-def train(data, output, features, preset, pristine, weights, layer, crop, pad, seed, n_components, device, n_jobs):
+def train(data, output, overwrite, features, preset, pristine, weights, layer, crop, pad, seed, n_components, device,
+          n_jobs):
     """Fit a distortion classifier on DATA and save it to --output.
 
     DATA is a LIVE-layout folder (the real LIVE Release 2, or `ddriqa degrade` output) or a
     folder with one sub-folder of images per class. Every image must be readable: training
     stops with the file and the reason otherwise.
 
-    Exit status: 0 saved; 2 usage error, unreadable data, fewer than two classes, or a model or
-    weights file problem.
+    --output gets .npz appended when it lacks it (`-o model` writes model.npz; `--model model`
+    finds it). An existing file is refused without --overwrite.
+
+    Exit status: 0 saved; 2 usage error, unreadable data, fewer than two classes, output exists,
+    or a model or weights file problem.
 
     Example:
 
@@ -47,12 +53,15 @@ def train(data, output, features, preset, pristine, weights, layer, crop, pad, s
 
         ddriqa train /data/live_kodak --preset ddr --pristine --output ddr_kodak.npz
     """
-    from ddriqa.classification.persistence import save_classifier
+    from ddriqa.classification.persistence import model_path, save_classifier
     from ddriqa.errors import InputError
+    from ddriqa.jobs.outputs import refuse_existing
     from ddriqa.jobs.train import fit_classifier, load_training_set
 
     if preset is not None and features != "ddr":
         raise InputError("--preset is a DDR preset: use it with --features ddr")
+    output = model_path(output)  # the file save_classifier writes: OUTPUT, or OUTPUT.npz
+    refuse_existing([output], overwrite=overwrite, remove=False)  # before any work
     table = load_training_set(data, log=log)
     if pristine:
         from ddriqa.datasets.live_database import with_pristine

@@ -6,6 +6,7 @@ import click
 
 from ddriqa.cli._common import (
     EXIT_SOME_ERRORS,
+    check_output,
     device_option,
     exits_on_errors,
     list_input_images,
@@ -33,17 +34,24 @@ def upscale(input_dir, output_dir, weights, tile, overlap, recursive, device, ov
     stderr and skipped; existing outputs are kept unless --overwrite (so a rerun resumes). The
     last line on stderr counts the images written, kept (output already there) and failed.
 
-    Exit status: 0 every image written or kept; 1 some files failed (see stderr); 2 usage error,
-    no images, or unreadable weights.
+    OUTPUT_DIR may not be INPUT_DIR, nor lie inside it, nor contain it (refused whatever the
+    flags: --overwrite would replace the inputs). When every output exists already, nothing is
+    upscaled and the last line says so ("nothing upscaled: ...").
+
+    Exit status: 0 every image written or kept (also when all were kept); 1 some files failed
+    (see stderr); 2 usage error, an output folder overlapping the input folder, no images, or
+    unreadable weights.
 
     Example:
 
         ddriqa upscale photos/ photos_x4/ --weights runs/srresnet_x4_gr/generator.safetensors
     """
     from ddriqa.device import resolve_device
-    from ddriqa.jobs.sr import upscale_files
+    from ddriqa.jobs.sr import check_separate_folders, upscale_files
     from ddriqa.models.weights import load_generator
 
+    check_separate_folders(input_dir, output_dir)  # before anything is read or written
+    check_output(output_dir, folder=True)
     files = list_input_images(input_dir, recursive)  # before the network loads
     model = load_generator(weights, device=resolve_device(device)).requires_grad_(False)
     with progress(length=len(files), label="upscale") as bar:
@@ -55,6 +63,9 @@ def upscale(input_dir, output_dir, weights, tile, overlap, recursive, device, ov
 
         summary = upscale_files(model, files, input_dir, output_dir, tile=tile, overlap=overlap,
                                 overwrite=overwrite, on_item=on_item)
+    if summary.kept and not summary.written:
+        log(f"nothing upscaled: the outputs of {plural(summary.kept, 'image')} exist in {output_dir} already "
+            "(an earlier run made them; pass --overwrite to make them again)")
     kept = f", {summary.kept} kept (already in {output_dir}; --overwrite replaces them)" if summary.kept else ""
     log(f"{plural(summary.total, 'image')}: {summary.written} written to {output_dir}{kept}, "
         f"{len(summary.failed)} failed")

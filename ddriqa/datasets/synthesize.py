@@ -7,6 +7,7 @@ The output has the layout of the LIVE Image Quality Database, Release 2, so that
     OUT/<class>/img<k>.bmp            k = 1, 2, ... within each class
     OUT/<class>/info.txt              lines "refname imgname param", e.g. "kodim01.bmp img1.bmp 0.91"
     OUT/labels.csv                    path (relative to OUT), distortion, reference, param
+    OUT/degrade_files.txt             every file the set holds, one relative path a line
 
 (no ``dmos.mat``: the images have no subjective scores). The distortions and parameter laws are those
 of :mod:`ddriqa.degradations.live_preset`.
@@ -15,12 +16,22 @@ Reproducibility: image ``k`` of class ``c`` uses its own generator,
 ``numpy.random.default_rng(SeedSequence(seed, spawn_key=(LIVE_CLASSES.index(c), k)))``, which draws
 the parameter and then any noise / channel errors. The result therefore depends only on the seed,
 the readable references (in order) and ``(c, k)``: not on the order of processing, nor on which
-other classes are requested.
+other classes are requested. Image ``k`` of a class is made from reference ``k % n_refs``, so
+adding ``m`` images to a set of ``n`` per class (``existing="add"``, same seed and references) gives
+the images a fresh run with ``n + m`` per class makes.
+
+An output folder that holds files is never written into silently: ``existing="refuse"`` (the
+default) refuses it; ``"overwrite"`` removes the earlier set (only the files a degrade run recorded
+in ``degrade_files.txt``, ``labels.csv`` and ``info.txt``) before writing; ``"add"`` appends images
+(``img<n+1>.bmp``, ...) and keeps ``info.txt``, ``labels.csv`` and the manifest consistent. Both
+refuse a folder holding files that no degrade run recorded; the references are only read.
 """
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +39,14 @@ from pathlib import Path
 import numpy as np
 
 from ddriqa.degradations.live_preset import LIVE_CLASSES, apply_live, sample_live_param
-from ddriqa.errors import DDRIQAError, InputError
+from ddriqa.errors import DDRIQAError, InputError, hint
 
-__all__ = ["make_live_like", "SynthesisResult", "assign_references"]
+__all__ = ["MANIFEST", "make_live_like", "SynthesisResult", "assign_references", "check_output_set", "recorded_files"]
+
+#: the file that lists every file of a set (relative paths), written by :func:`make_live_like`
+MANIFEST = "degrade_files.txt"
+_EXISTING = ("refuse", "overwrite", "add")
+_IMG_RE = re.compile(r"img(\d+)\.bmp")
 
 
 @dataclass
@@ -41,7 +57,7 @@ class SynthesisResult:
     ----------
     out_dir : pathlib.Path
     labels : pandas.DataFrame
-        One row per written image: ``path`` (relative to ``out_dir``), ``distortion``,
+        One row per image written by this call: ``path`` (relative to ``out_dir``), ``distortion``,
         ``reference`` (e.g. ``"kodim01.bmp"``), ``param`` (the value in info.txt).
     references : list of str
         Reference names written to ``refimgs/`` (in the order used for the assignment).
@@ -109,12 +125,113 @@ def _unique_name(stem, used):
     return name
 
 
+def _all_files(out):
+    """Every file (and symbolic link) below ``out``, as relative POSIX paths."""
+    found = set()
+    for root, dirs, files in os.walk(out):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            found.add(Path(os.path.relpath(os.path.join(root, name), out)).as_posix())
+    return found
+
+
+def recorded_files(out_dir):
+    """The files that earlier :func:`make_live_like` runs recorded in ``out_dir`` (relative paths).
+
+    From ``degrade_files.txt`` (written since the manifest exists), ``labels.csv`` (the images
+    and their references) and each ``<class>/info.txt``; the record files themselves included.
+    """
+    out = Path(os.fspath(out_dir))
+    known = set()
+    manifest = out / MANIFEST
+    if manifest.is_file():
+        known |= {line.strip() for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()}
+        known.add(MANIFEST)
+    labels = out / "labels.csv"
+    if labels.is_file():
+        known.add("labels.csv")
+        with open(labels, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("path"):
+                    known.add(row["path"])
+                if row.get("reference"):
+                    known.add(f"refimgs/{row['reference']}")
+    for info in out.glob("*/info.txt"):
+        known.add(f"{info.parent.name}/info.txt")
+        for line in info.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                known.add(f"refimgs/{parts[0]}")
+                known.add(f"{info.parent.name}/{parts[1]}")
+    return known
+
+
+def check_output_set(out_dir, existing="refuse"):
+    """Refuse, before any work, an output folder that :func:`make_live_like` would refuse.
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        As :func:`make_live_like` for ``out_dir`` and ``existing``; nothing is removed here.
+    """
+    _prepare_output(Path(os.fspath(out_dir)), existing, dry=True)
+
+
+def _prepare_output(out, existing, dry=False):
+    """Check (and for "overwrite" empty) the output folder; returns the set of files kept ("add")."""
+    if existing not in _EXISTING:
+        raise InputError(f"make_live_like: existing must be one of {_EXISTING}, got {existing!r}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file, not a folder")
+    present = _all_files(out) if out.is_dir() else set()
+    if not present:
+        return set()
+    if existing == "refuse":
+        raise InputError(f"{out}: holds {len(present)} files already (e.g. {sorted(present)[0]}); "
+                         f"{hint('existing_set')}")
+    unknown = sorted(present - recorded_files(out))
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise InputError(f"{out}: holds {len(unknown)} files that no degrade run recorded ({shown}); they are "
+                         "never removed nor mixed into a set: choose an empty folder, or move them")
+    if existing == "add":
+        if not (out / "labels.csv").is_file():
+            raise InputError(f"{out}: has no labels.csv: not a set that images can be added to")
+        return present
+    if dry:
+        return set()
+    for rel in present:
+        os.unlink(out / rel)
+    for root, dirs, _ in os.walk(out, topdown=False):
+        for d in dirs:
+            try:
+                os.rmdir(os.path.join(root, d))  # the folders left empty
+            except OSError:
+                pass
+    return set()
+
+
+def _same_pixels(path, image):
+    from ddriqa.io import read_image
+
+    try:
+        old = read_image(path, dtype="uint8")
+    except DDRIQAError:
+        return False
+    return old.shape == image.shape and bool(np.array_equal(old, image))
+
+
+def _next_index(out, cls):
+    """0-based index of the next image of class ``cls`` in an existing set (after its last imgN.bmp)."""
+    ks = [int(m.group(1)) for p in (out / cls).glob("img*.bmp") if (m := _IMG_RE.fullmatch(p.name))]
+    return max(ks, default=0)
+
+
 def _child_rng(seed, class_name, k):
     ss = np.random.SeedSequence(int(seed), spawn_key=(LIVE_CLASSES.index(class_name), int(k)))
     return np.random.default_rng(ss)
 
 
-def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progress=None):
+def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progress=None, *, existing="refuse"):
     """Distort reference images with the LIVE distortions and write them in the LIVE layout.
 
     Parameters
@@ -123,8 +240,7 @@ def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progres
         A folder of reference images (its image files, sorted; not recursive) or a list of image
         paths (used in the given order).
     out_dir : str or os.PathLike
-        Output folder (created if needed). Existing ``info.txt`` files of the requested classes
-        and ``labels.csv`` are replaced; other files are left alone.
+        Output folder (created if needed).
     per_class : int
         Number of distorted images per class, spread round-robin over the references
         (:func:`assign_references`).
@@ -135,6 +251,12 @@ def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progres
     progress : callable, optional
         Called as ``progress(1)`` after each distorted image (e.g. a click progress bar's
         ``update``).
+    existing : {"refuse", "overwrite", "add"}, default="refuse"
+        What to do when ``out_dir`` holds files: refuse; replace the earlier set whole (removing
+        only the files a degrade run recorded); or add ``per_class`` images per class to it
+        (numbered after its last, the reference of image ``k`` continuing the round-robin; a
+        reference whose name is taken by other pixels gets a new name). A folder holding files
+        that no degrade run recorded is refused by all three, before anything is written.
 
     Returns
     -------
@@ -179,17 +301,25 @@ def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progres
 
     paths = _reference_paths(refs)
     out = Path(os.fspath(out_dir))
+    kept = _prepare_output(out, existing)
     try:
         (out / "refimgs").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    written = set(kept)
 
-    images, names, skipped, used = [], [], [], set()
+    images, names, skipped = [], [], []
+    used = {Path(rel).name.lower() for rel in kept if rel.startswith("refimgs/")}
     for path in paths:
         try:
             img = read_image(path, dtype="uint8")
-            name = _unique_name(path.stem, used)
-            write_image(out / "refimgs" / name, img)
+            same = f"{path.stem}.bmp"
+            if same.lower() in used and _same_pixels(out / "refimgs" / same, img):
+                name = same  # this reference is in the set already (added to)
+            else:
+                name = _unique_name(path.stem, used)
+                write_image(out / "refimgs" / name, img)
+                written.add(f"refimgs/{name}")
         except DDRIQAError as exc:
             reason = getattr(exc, "reason", None) or str(exc)
             _warn(f"skipping reference {path}: {reason}")
@@ -200,13 +330,15 @@ def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progres
     if not images:
         raise InputError(f"make_live_like: none of the {len(paths)} reference image(s) could be read")
 
-    assignment = assign_references(per_class, len(images))
     rows, failed = [], []
     for cls in classes:
         folder = out / cls
         folder.mkdir(exist_ok=True)
-        with open(folder / "info.txt", "w", encoding="utf-8") as info:
-            for k, ref_index in enumerate(assignment):
+        start = _next_index(out, cls) if kept else 0
+        written.add(f"{cls}/info.txt")
+        with open(folder / "info.txt", "a" if kept else "w", encoding="utf-8") as info:
+            for k in range(start, start + per_class):
+                ref_index = k % len(images)  # the round-robin of assign_references, continued
                 imgname = f"img{k + 1}.bmp"
                 rel = f"{cls}/{imgname}"
                 try:
@@ -214,6 +346,7 @@ def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progres
                     param = sample_live_param(cls, rng)
                     distorted = apply_live(images[ref_index], cls, param, rng)
                     write_image(folder / imgname, distorted)
+                    written.add(rel)
                 except Exception as exc:  # one bad image never stops the batch
                     reason = f"{type(exc).__name__}: {exc}"
                     _warn(f"could not make {out / rel}: {reason}")
@@ -226,5 +359,11 @@ def make_live_like(refs, out_dir, per_class, seed, classes=LIVE_CLASSES, progres
                     progress(1)
 
     labels = pd.DataFrame(rows, columns=["path", "distortion", "reference", "param"])
-    labels.to_csv(out / "labels.csv", index=False)
+    if kept:
+        before = pd.read_csv(out / "labels.csv", dtype={"path": str, "distortion": str, "reference": str})
+        pd.concat([before, labels], ignore_index=True).to_csv(out / "labels.csv", index=False)
+    else:
+        labels.to_csv(out / "labels.csv", index=False)
+    written |= {"labels.csv", MANIFEST}
+    (out / MANIFEST).write_text("".join(f"{rel}\n" for rel in sorted(written)), encoding="utf-8")
     return SynthesisResult(out_dir=out, labels=labels, references=names, skipped=skipped, failed=failed)

@@ -15,12 +15,12 @@ a reader thread decodes and crops the next batch while the network computes the 
 On CUDA the default batch is :data:`CUDA_BATCH_SIZE` and ``autocast="float16"`` or
 ``"bfloat16"`` optionally runs the convolutions in half precision.
 
-On a CPU shared with other busy processes, set the environment variable
-``OMP_WAIT_POLICY=PASSIVE`` before Python starts (torch reads it when it loads): with the OpenMP
-default (idle threads spin) the many short parallel regions of small batches wait for descheduled
-threads and extraction can slow down several-fold (``benchmarks/extract_speed.py`` compares
-both policies).
-The library itself never changes thread settings.
+``import ddriqa`` sets the environment variable ``OMP_WAIT_POLICY=PASSIVE`` unless it is set
+(GNU OpenMP reads it when torch loads, so this works when ddriqa is imported before torch; import
+torch first and set it yourself before Python starts): with the OpenMP default (idle threads
+spin) the many short parallel regions of small batches wait for descheduled threads (the reader
+thread, other processes) and extraction can slow down several-fold
+(``benchmarks/extract_speed.py`` compares both policies). Thread counts are left as they are.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ddriqa.errors import ImageReadError, InputError
+from ddriqa.errors import ImageReadError, InputError, hint
 
 __all__ = ["CPU_BATCH_CROP", "CPU_BATCH_SIZE", "CUDA_BATCH_SIZE", "DDRExtractor", "central_crop", "cpu_batch_size"]
 
@@ -122,8 +122,8 @@ def central_crop(image, crop, pad="error", name=None):
             h, w = image.shape[:2]
         else:
             reason = (
-                f"image is {w}x{h} (width x height), smaller than the {crop}x{crop} DDR crop; "
-                "use a larger image or pad='reflect'"
+                f"image too small: {w}x{h} (width x height), smaller than the {crop}x{crop} DDR crop; "
+                f"use a larger image, or {hint('pad')}"
             )
             if name is not None and not name.startswith("<array"):
                 raise ImageReadError(name, reason)

@@ -129,7 +129,7 @@ def crop_boxes(height, width, crop, layout="center", n_crops=1, seed=0):
     if layout not in CROP_LAYOUTS:
         raise InputError(f"crop layout must be one of {CROP_LAYOUTS}, got {layout!r}")
     if height < crop or width < crop:
-        raise InputError(f"image is {width}x{height} (width x height), smaller than the {crop}x{crop} crop")
+        raise InputError(f"image too small: {width}x{height} (width x height), smaller than the {crop}x{crop} crop")
     if layout == "center":
         return [((height - crop) // 2, (width - crop) // 2)]
     if layout == "tiles":

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from ddriqa.errors import ImageReadError, InputError
+from ddriqa.errors import ImageReadError, InputError, hint
 
 __all__ = ["DEFAULT_MAX_PIXELS", "apply_exif_orientation", "read_image", "read_image_size"]
 
@@ -85,11 +85,12 @@ def _read_bytes(path):
 
 
 def _too_many(path, pixels, max_pixels, size=None):
+    """The one pixel-limit message (whether the size is known from the header or not)."""
     dims = f"{size[0]}x{size[1]} = " if size is not None else ""
     return ImageReadError(
         path,
         f"image has {dims}{pixels} pixels, over the limit of {max_pixels} pixels "
-        "(possible decompression bomb; pass max_pixels=None or a larger max_pixels to read it)",
+        f"(possible decompression bomb; {hint('max_pixels')} to read it)",
     )
 
 

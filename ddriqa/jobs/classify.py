@@ -7,13 +7,18 @@ interrupted run without losing or duplicating rows.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 
-from ddriqa.errors import ModelFileError
+from ddriqa.errors import InputError, ModelFileError
 from ddriqa.jobs._csv import absolute_path, open_output, path_key, write_row
 from ddriqa.jobs.batches import JobSummary, StrictModeError, map_batches
 
-__all__ = ["classification_header", "classify_files", "load_model", "predict_scores", "score_kind"]
+__all__ = ["check_model_record", "classification_header", "classify_files", "describe_classes", "load_model",
+           "model_record", "model_record_path", "predict_scores", "score_kind", "set_padding"]
 
 
 def _fmt(x):
@@ -77,6 +82,111 @@ def load_model(name_or_path=None):
         raise ModelFileError(exc.path, _not_a_classifier(exc.path)) from None
 
 
+def model_record(name_or_path):
+    """What identifies a model in a results file: the name given, its file and the file's sha256.
+
+    Raises
+    ------
+    ddriqa.errors.ModelFileError
+        No model of that name (the message lists the short names and shipped classifiers).
+    """
+    from ddriqa.classification.named import model_file
+    from ddriqa.models.weights import sha256_file
+
+    path = model_file(name_or_path)
+    return {"model": os.fspath(name_or_path), "file": os.path.abspath(path), "sha256": sha256_file(path)}
+
+
+def model_record_path(output):
+    """The sidecar that records which model wrote ``output``: ``<output>.model.json``."""
+    return Path(os.fspath(output) + ".model.json")
+
+
+def check_model_record(output, record):
+    """Before resuming ``output``: refuse it when its sidecar names another model.
+
+    Parameters
+    ----------
+    output : path
+        A results CSV with rows.
+    record : dict
+        :func:`model_record` of this run's model.
+
+    Returns
+    -------
+    bool
+        True when the sidecar names the same model file (same sha256); False when there is no
+        sidecar (a file written by an older version: the model cannot be checked).
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        The sidecar records another model (another sha256).
+    """
+    side = model_record_path(output)
+    if not side.is_file():
+        return False
+    try:
+        old = json.loads(side.read_text(encoding="utf-8"))
+        old_sha = str(old["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{side}: cannot read the record of the model that wrote {output} ({exc})") from None
+    if old_sha != record["sha256"]:
+        raise InputError(
+            f"{output}: cannot resume: its rows come from model {old.get('model')} ({old.get('file')}, "
+            f"sha256 {old_sha[:12]}), not {record['model']} ({record['file']}, sha256 {record['sha256'][:12]}); "
+            "write to a new file, or replace it")
+    return True
+
+
+def _write_model_record(output, record):
+    side = model_record_path(output)
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, side)
+
+
+def describe_classes(model):
+    """``"classes gblur, jpeg, ... (no pristine class: every image gets a distortion)"``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from ddriqa.jobs.classify import describe_classes
+    >>> describe_classes(SimpleNamespace(classes_=["gblur", "wn"]))
+    'classes gblur, wn (no pristine class: every image gets a distortion)'
+    """
+    classes = [str(c) for c in getattr(model, "classes_", ())]
+    text = "classes " + ", ".join(classes)
+    if "pristine" not in classes:
+        text += " (no pristine class: every image gets a distortion)"
+    return text
+
+
+def set_padding(model, pad):
+    """Set how the DDR steps of a loaded classifier treat images smaller than their crops.
+
+    ``pad="error"`` (what ``ddriqa classify`` uses unless ``--pad reflect``): such an image is an
+    error row naming its size; ``"reflect"``: it is mirror-padded to the crop (the image is then
+    mostly its own reflection, and its label says little). A classifier saved by the pooled
+    presets keeps ``"reflect"`` from its training; :func:`load_model` leaves it as saved.
+
+    Returns
+    -------
+    int
+        The number of DDR steps changed or confirmed (0: the model has none, e.g. BRISQUE).
+    """
+    from ddriqa.features.ddr import DDRExtractor
+
+    n = 0
+    steps = [model] + [v for v in model.get_params(deep=True).values() if hasattr(v, "get_params")]
+    for est in steps:
+        if isinstance(est, DDRExtractor):
+            est.pad = pad
+            n += 1
+    return n
+
+
 def _final_step(model):
     """(feature part or None, final estimator) of a Pipeline, or (None, model)."""
     steps = getattr(model, "steps", None)
@@ -125,7 +235,7 @@ def classification_header(classes, kind):
 
 
 def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrite=False,
-                   strict=False, read=None, on_item=None, on_skipped=None, runner=None):
+                   strict=False, read=None, on_item=None, on_skipped=None, runner=None, record=None):
     """Classify image files into a CSV, one row per image, appended and flushed as produced.
 
     Parameters
@@ -163,6 +273,10 @@ def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrit
         in order) that computes the results elsewhere, e.g.
         :func:`ddriqa.jobs.dask_runner.classify_runner` (a Dask cluster); ``model`` then only gives
         the classes and the kind of score. Default: this process (:func:`map_batches`).
+    record : dict, optional
+        :func:`model_record` of ``model``: written beside a file ``output`` as
+        ``<output>.model.json``; a resumed ``output`` whose record names another model is refused
+        (:func:`check_model_record`), before anything is written.
 
     Returns
     -------
@@ -191,7 +305,16 @@ def classify_files(model, paths, output, *, batch_size=8, resume=False, overwrit
     classes = [str(c) for c in model.classes_]
     kind = score_kind(model)
     header = classification_header(classes, kind)
+    to_file = os.fspath(output) != "-"
+    if record is not None and resume and to_file and os.path.isfile(output) and os.path.getsize(output) > 0:
+        check_model_record(output, record)
     f, done = open_output(output, header, resume=resume, overwrite=overwrite)
+    if record is not None and to_file:
+        try:
+            _write_model_record(output, record)
+        except OSError:
+            f.close()
+            raise
     paths = [absolute_path(p) for p in paths]
     todo = [p for p in paths if path_key(p) not in done]
     summary = JobSummary(n_total=len(paths), n_skipped=len(paths) - len(todo))

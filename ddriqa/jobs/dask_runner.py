@@ -34,7 +34,8 @@ from functools import partial
 
 from ddriqa.errors import DDRIQAError, InputError
 from ddriqa.jobs.batches import BatchItem, StrictModeError, error_reason, image_reader, map_batches
-from ddriqa.jobs.classify import load_model, predict_scores
+from ddriqa.errors import command_line_words, using_command_line_words
+from ddriqa.jobs.classify import load_model, predict_scores, set_padding
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -89,7 +90,7 @@ def _reader(max_pixels):
     return image_reader("default" if max_pixels is None else max_pixels)
 
 
-def classify_task(model_ref, paths, *, batch_size=8, max_pixels=None):
+def classify_task(model_ref, paths, *, batch_size=8, max_pixels=None, pad=None, cli_words=False):
     """Worker side of a cluster ``classify``: ``(value, error)`` per path, in order.
 
     Parameters
@@ -102,6 +103,8 @@ def classify_task(model_ref, paths, *, batch_size=8, max_pixels=None):
     batch_size : int, default=8
     max_pixels : int or None
         As ``--max-pixels`` (None: the reader's default).
+    pad : {"error", "reflect"} or None
+        As ``--pad`` (:func:`ddriqa.jobs.classify.set_padding`; None: as the model was saved).
 
     Returns
     -------
@@ -110,16 +113,19 @@ def classify_task(model_ref, paths, *, batch_size=8, max_pixels=None):
         reason text or None.
     """
     model = _cached(("classify",) + _file_key(model_ref), lambda: load_model(model_ref))
+    if pad is not None:
+        set_padding(model, pad)
 
     def fn(images):
         labels, scores = predict_scores(model, images)
         return list(zip(labels, scores))
 
-    return [(it.value, it.error)
-            for it in map_batches(paths, fn, batch_size=batch_size, read=_reader(max_pixels))]
+    with command_line_words(cli_words):  # error rows in the client's words (flags in a command)
+        return [(it.value, it.error)
+                for it in map_batches(paths, fn, batch_size=batch_size, read=_reader(max_pixels))]
 
 
-def extract_task(spec, paths, *, batch_size=8, max_pixels=None):
+def extract_task(spec, paths, *, batch_size=8, max_pixels=None, cli_words=False):
     """Worker side of a cluster ``extract``: ``(row, error)`` per path, in order.
 
     Parameters
@@ -148,8 +154,9 @@ def extract_task(spec, paths, *, batch_size=8, max_pixels=None):
         out = np.asarray(extractor.transform(images), dtype=np.float32)
         return list(out.reshape(len(images), -1))
 
-    return [(it.value, it.error)
-            for it in map_batches(paths, fn, batch_size=batch_size, read=_reader(max_pixels))]
+    with command_line_words(cli_words):  # error rows in the client's words (flags in a command)
+        return [(it.value, it.error)
+                for it in map_batches(paths, fn, batch_size=batch_size, read=_reader(max_pixels))]
 
 
 def connect(address, timeout=10):
@@ -319,13 +326,14 @@ def _absolute_if_file(ref):
 
 
 def classify_runner(client, model_ref, *, batch_size=8, max_pixels=None, chunk_size=DEFAULT_CHUNK_SIZE,
-                    strict=False):
+                    strict=False, pad=None):
     """A ``runner(paths)`` for :func:`ddriqa.jobs.classify.classify_files` that classifies on the cluster.
 
     ``model_ref`` is a shipped classifier name or a file path (made absolute here; the workers
     must be able to read it there).
     """
-    task = partial(classify_task, _absolute_if_file(model_ref), batch_size=batch_size, max_pixels=max_pixels)
+    task = partial(classify_task, _absolute_if_file(model_ref), batch_size=batch_size, max_pixels=max_pixels,
+                   pad=pad, cli_words=using_command_line_words())
     return partial(iter_cluster_items, client, task, chunk_size=chunk_size, strict=strict)
 
 
@@ -339,5 +347,6 @@ def extract_runner(client, spec, *, batch_size=8, max_pixels=None, chunk_size=DE
     spec = dict(spec)
     if "weights" in spec and spec["weights"] is not None:
         spec["weights"] = _absolute_if_file(spec["weights"])
-    task = partial(extract_task, spec, batch_size=batch_size, max_pixels=max_pixels)
+    task = partial(extract_task, spec, batch_size=batch_size, max_pixels=max_pixels,
+                   cli_words=using_command_line_words())
     return partial(iter_cluster_items, client, task, chunk_size=chunk_size, strict=strict)

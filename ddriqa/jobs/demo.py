@@ -15,7 +15,7 @@ import numpy as np
 
 from ddriqa.errors import InputError
 
-__all__ = ["DEMO_PHOTOS", "demo_photos", "per_class_table", "plot_demo", "run_demo"]
+__all__ = ["DEMO_FILES", "DEMO_PHOTOS", "demo_photos", "per_class_table", "plot_demo", "run_demo"]
 
 #: scikit-image's sample photographs used by the demo (files in ``skimage/data``); the last
 #: three are gray and are repeated to RGB.
@@ -32,6 +32,11 @@ DEMO_PHOTOS = (
     "moon.png",
     "coins.png",
 )
+
+
+#: the files a demo writes in its folder besides live/ (a degrade set, replaced by its own rule)
+DEMO_FILES = ("results.csv", "results.csv.model.json", "per_class.csv", "confusion_matrix.csv",
+              "confusion_matrix.png", "per_class.png") + tuple(f"photos/{Path(n).stem}.png" for n in DEMO_PHOTOS)
 
 
 def _plural(n, word):
@@ -129,7 +134,7 @@ def per_class_table(y_true, y_pred, classes):
 
 
 def run_demo(out_dir, *, model="ddr", per_class=10, seed=0, names=None, max_side=512,
-             batch_size=8, classes=None, log=None):
+             batch_size=8, classes=None, log=None, overwrite=False):
     """Build a LIVE-like set from scikit-image's photos, classify it, and score it per class.
 
     Parameters
@@ -155,6 +160,10 @@ def run_demo(out_dir, *, model="ddr", per_class=10, seed=0, names=None, max_side
         Distortion classes made (default: the five LIVE classes).
     log : callable, optional
         ``log(str)`` for progress lines.
+    overwrite : bool, default=False
+        ``out_dir`` holds an earlier demo: replace it (its :data:`DEMO_FILES` and its ``live/``
+        set; nothing else). Without it such a folder is an
+        :class:`~ddriqa.jobs.outputs.OutputExistsError`, before any work.
 
     Returns
     -------
@@ -178,17 +187,28 @@ def run_demo(out_dir, *, model="ddr", per_class=10, seed=0, names=None, max_side
     from ddriqa.io import write_image
     from ddriqa.jobs.classify import classify_files, load_model
 
+    from ddriqa.jobs.outputs import OutputExistsError, check_output_path, claim_output_folder
+
     log = log or (lambda message: None)
     classes = tuple(LIVE_CLASSES if classes is None else classes)
+    out_dir = Path(os.fspath(out_dir))
+    check_output_path(out_dir, folder=True)
+    live = out_dir / "live"
+    again = (("overwrite", "replace the earlier demo"),)
+    if not overwrite:  # refused before any work
+        if live.is_dir() and any(live.iterdir()):
+            raise OutputExistsError(live, again)
+        claim_output_folder(out_dir, DEMO_FILES, overwrite=False, choices=again)
     clf = load_model(model)  # fail early, before any work
     photos = demo_photos(names, max_side=max_side)
-    out_dir = Path(os.fspath(out_dir))
+    claim_output_folder(out_dir, DEMO_FILES, overwrite=overwrite, choices=again)
     photo_dir = out_dir / "photos"
     photo_dir.mkdir(parents=True, exist_ok=True)
     refs = [write_image(photo_dir / f"{stem}.png", image) for stem, image in photos.items()]
     log(f"making {_plural(per_class, 'distorted image')} per class ({', '.join(classes)}) "
         f"from {_plural(len(refs), 'photo')}")
-    make_live_like(refs, out_dir / "live", per_class=per_class, seed=seed, classes=classes)
+    make_live_like(refs, live, per_class=per_class, seed=seed, classes=classes,
+                   existing="overwrite" if overwrite else "refuse")
     data = load_live(out_dir / "live")
     if PRISTINE in getattr(clf, "classes_", ()):  # the model knows clean images: show it the photos too
         data = with_pristine(data, out_dir / "live")

@@ -13,9 +13,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ddriqa.errors import DDRIQAError
+from ddriqa.errors import DDRIQAError, InputError
 
-__all__ = ["EvalSummary", "UpscaleSummary", "evaluate_sr", "finite_mean", "upscale_files", "upscale_target"]
+__all__ = ["EvalSummary", "UpscaleSummary", "check_separate_folders", "evaluate_sr", "finite_mean", "upscale_files",
+           "upscale_target"]
 
 
 @dataclass
@@ -53,6 +54,41 @@ def upscale_target(path, src, dst):
     return (Path(dst) / Path(path).relative_to(src)).with_suffix(".png")
 
 
+def check_separate_folders(src, dst):
+    """Refuse an output folder ``dst`` that is the input folder ``src``, lies inside it or holds it.
+
+    Outputs written into the inputs' folder would replace them (``a.png`` is both an input and
+    the output of ``a.png``) or be read back as inputs by a later recursive run; symbolic links
+    are resolved first.
+
+    Raises
+    ------
+    ddriqa.errors.InputError
+        ``"DST: is the input folder SRC; ..."`` (or "lies inside", "contains").
+
+    Examples
+    --------
+    >>> from ddriqa.jobs.sr import check_separate_folders
+    >>> check_separate_folders("photos", "photos_x4")
+    >>> try:
+    ...     check_separate_folders("photos", "photos/x4")
+    ... except Exception as exc:
+    ...     print(exc)
+    photos/x4: lies inside the input folder photos; choose an output folder outside it
+    """
+    a = Path(os.path.realpath(os.fspath(src)))
+    b = Path(os.path.realpath(os.fspath(dst)))
+    if a == b:
+        how = "is the input folder"
+    elif a in b.parents:
+        how = "lies inside the input folder"
+    elif b in a.parents:
+        how = "contains the input folder"
+    else:
+        return
+    raise InputError(f"{os.fspath(dst)}: {how} {os.fspath(src)}; choose an output folder outside it")
+
+
 def upscale_files(model, files, src, dst, *, tile=None, overlap=16, overwrite=False, on_item=None):
     """Super-resolve image files below ``src`` into PNG files below ``dst``.
 
@@ -75,6 +111,12 @@ def upscale_files(model, files, src, dst, *, tile=None, overlap=16, overwrite=Fa
     -------
     UpscaleSummary
 
+    Raises
+    ------
+    ddriqa.errors.InputError
+        ``dst`` is ``src``, inside it, or holds it (:func:`check_separate_folders`), whatever
+        ``overwrite`` says.
+
     Notes
     -----
     Two inputs with the same output name (``a.jpg`` and ``a.png``) would write the same file: the
@@ -83,6 +125,7 @@ def upscale_files(model, files, src, dst, *, tile=None, overlap=16, overwrite=Fa
     from ddriqa.io import read_image, write_image
     from ddriqa.sr.upscale import upscale_image
 
+    check_separate_folders(src, dst)
     summary, claimed = UpscaleSummary(), {}
     for path in files:
         target = upscale_target(path, src, dst)

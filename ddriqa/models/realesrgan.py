@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -209,7 +210,7 @@ def convert_realesrgan(output):
     """
     import numpy as np
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     import ddriqa
     from ddriqa.models.ncnn import read_ncnn_convolutions, rrdbnet_state_dict
@@ -232,7 +233,10 @@ def convert_realesrgan(output):
     work = Path(tempfile.mkdtemp(prefix=f".{output.stem}.", dir=output.parent))
     try:
         tmp = work / output.name
-        save_file(tensors, os.fspath(tmp), metadata=metadata)
+        # safetensors' save_file creates its file with mode 0600: write the bytes into a file opened
+        # here instead, so that it gets the usual mode (0666 less the umask), like its cards
+        with open(tmp, "xb") as fh:
+            fh.write(save(tensors, metadata=metadata))
         load_weights(RRDBNet(**config), tmp)  # the file loads through the normal path
         write_provenance(
             tmp,
@@ -298,4 +302,8 @@ def resolve_realesrgan():
     path = _cached_path()
     if _cache_is_valid(path):
         return path
-    return convert_realesrgan(path)
+    print(f"ddriqa: converting the Real-ESRGAN x4plus weights of {PACKAGE} once into {path} "
+          "(about 45 s on a 2-core CPU; later runs reuse it)", file=sys.stderr, flush=True)
+    out = convert_realesrgan(path)
+    print(f"ddriqa: converted {out}", file=sys.stderr, flush=True)
+    return out

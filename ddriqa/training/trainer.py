@@ -317,6 +317,11 @@ class Trainer:
         if user.get("arch", self.arch) != self.arch:
             raise InputError(f"{ckpt_dir}: the checkpoint is of a {user['arch']} run, not {self.arch}")
         self.step = int(state["step"])
+        if self.step > self.iterations:  # refused before run_config.json or any log is touched
+            raise InputError(
+                f"{self.out_dir}: the run is at step {self.step}, past the {self.iterations} iterations asked: "
+                f"nothing would be trained; to continue it, ask for more than {self.step} iterations "
+                f"(it was started for {user.get('iterations', '?')})")
         self.check_resumed_state(user)
         if int(user.get("iterations", self.iterations)) != self.iterations:
             self._log(f"[{self.label}] warning: the checkpoint was made for {user['iterations']} iterations, "

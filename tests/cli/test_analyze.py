@@ -97,3 +97,45 @@ def test_analyze_from_hr_skips_a_too_small_image_naming_its_file(tmp_path):
     assert "<array" not in res.output
     assert "from 4 HR images" in res.stderr
     assert (pd.read_csv(out / "metrics.csv")["n_samples"] == 12).all()
+
+
+def test_analyze_warns_on_few_images_prints_the_spread_and_refuses_an_earlier_output(tmp_path):
+    """Item 9: with few images (8 per class, below 50) a warning says CHI is unstable, and each
+    CHI comes with its bootstrap interval; an output holding an earlier analysis is refused
+    without --overwrite (item 3)."""
+    data = _labelled_folders(tmp_path / "d")
+    args = ["analyze", *TINY, "--layer", "Conv1", "--no-plots", "-o", str(tmp_path / "out")]
+    for d in data:
+        args += ["--data", d]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert ("warning: few images: 8 in the smallest class, below 50; CHI grows with the number of images and "
+            "varies strongly between samples at this size") in res.stderr
+    line = [x for x in res.stderr.splitlines() if x.startswith("Conv1: CHI ")][0]
+    assert "(std over 2 runs); 90% bootstrap interval over the images " in line
+    assert "(200 stratified resamples of the projected points, t-SNE not rerun)" in line
+    lo, hi = (float(v) for v in line.split("over the images ")[1].split(" (")[0].split(" to "))
+    chi = pd.read_csv(tmp_path / "out" / "metrics.csv")["chi_mean"].iloc[0]
+    assert lo < hi and lo <= chi * 1.5 and hi >= chi / 1.5  # an interval around the measured CHI
+    before = (tmp_path / "out" / "metrics.csv").read_bytes()
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "pass --overwrite to replace the earlier analysis" in res.stderr
+    assert (tmp_path / "out" / "metrics.csv").read_bytes() == before
+    assert CliRunner().invoke(main, args + ["--overwrite"]).exit_code == 0
+
+
+def test_bootstrap_chi_interval_narrows_with_more_images():
+    from ddriqa.analysis.dispersion import bootstrap_chi, dispersion
+
+    rng = np.random.default_rng(0)
+
+    def sample(n):
+        pts = np.concatenate([rng.normal(0, 1, (n, 2)), rng.normal(2, 1, (n, 2))])
+        return pts, [0] * n + [1] * n
+
+    small, big = sample(10), sample(200)
+    lo_s, hi_s = bootstrap_chi(*small)
+    lo_b, hi_b = bootstrap_chi(*big)
+    chi_b = dispersion(*big).chi
+    assert lo_b < chi_b < hi_b
+    assert (hi_b - lo_b) / chi_b < (hi_s - lo_s) / dispersion(*small).chi  # relative spread shrinks

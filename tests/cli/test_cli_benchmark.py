@@ -64,11 +64,24 @@ def test_benchmark_methods_protocols_and_outputs(tiny, tmp_path):
     assert "paper-random, content: chosen on the train side by the inner grid search: C=" in md
     assert "| brisque+ddr |" in result.output
 
-    # a rerun reuses every cached feature (the fusion reuses the BRISQUE and ddr parts)
+    # issue 32 item 3: a rerun into the same -o is refused without --overwrite, nothing touched
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     result = CliRunner().invoke(main, args + ["--methods", "brisque+ddr", "--protocols", "content"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {out}") and "pass --overwrite" in result.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+    # with --overwrite: the earlier reports go (no stale confusion PNG beside the new ones); a
+    # rerun reuses every cached feature (the fusion reuses the BRISQUE and ddr parts)
+    (out / "notes.txt").write_text("mine")  # not the benchmark's: left alone
+    result = CliRunner().invoke(main, args + ["--methods", "brisque+ddr", "--protocols", "content", "--overwrite"])
     assert result.exit_code == 0, result.output
     assert "brisque: features from cache" in result.output and "features from cache" in result.output
     assert set(pd.read_csv(out / "summary.csv")["protocol"]) == {"content"}
+    assert sorted(p.name for p in (out / "confusion").iterdir()) == [
+        "content_brisque_ddr.csv", "content_brisque_ddr.png", "content_brisque_ddr_per_class.png"]
+    assert (out / "notes.txt").read_text() == "mine" and any((out / "cache").iterdir())
+    assert f"wrote {out / 'summary.csv'}," in result.stderr and "//" not in result.stderr
 
 
 def test_benchmark_cross_set_and_no_pristine(tiny, tmp_path):

@@ -252,3 +252,220 @@ def test_shipped_brisque_classifier(tmp_path):
                         "decision_jpeg,decision_wn,error")
     got = {os.path.basename(line.split(",")[0]): line.split(",")[1] for line in lines[1:]}
     assert got == {"blurred.png": "gblur", "noisy.png": "wn", "blocky.jpg": "jpeg"}  # strong distortions
+
+
+# ----------------------------------------------------------------------------- issue 32
+
+
+def _one_image_folder(tmp_path, name="imgs", n=1):
+    folder = tmp_path / name
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(textured_image(40, 40, seed=70 + i)).save(folder / f"a{i}.png")
+    return folder
+
+
+def test_classify_output_path_is_checked_before_any_work(tmp_path, tiny_model):
+    """Item 4: `-o photos` (a folder of images) and `-o /proc/out.csv`: one error line naming the
+    path, exit 2, no traceback, nothing classified, the folder untouched, with or without --overwrite."""
+    _, model_path = tiny_model
+    photos = _one_image_folder(tmp_path, "photos", n=2)
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        result = CliRunner().invoke(main, ["classify", str(photos), "-m", model_path, "-o", str(photos)] + extra)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {photos}: is a folder; name the file to write\n"
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert sorted(p.name for p in photos.iterdir()) == ["a0.png", "a1.png"]
+    if os.path.isdir("/proc/self"):  # Linux: a virtual file system where no file can be created
+        result = CliRunner().invoke(main, ["classify", str(photos), "-m", model_path, "-o", "/proc/out.csv"])
+        assert result.exit_code == 2
+        assert result.stderr.startswith("error: /proc/out.csv: cannot write there (")
+        assert "classifying" not in result.stderr and "Traceback" not in result.output
+
+
+def _tiny_pooled_model(tmp_path):
+    """A pooled crop-vote DDR classifier (as the shipped ddr and fast: pad='reflect' saved) on a tiny net."""
+    import torch
+
+    from ddriqa.classification.persistence import save_classifier
+    from ddriqa.classification.pipelines import make_pooled_ddr_classifier
+    from ddriqa.models.srresnet import SRResNet
+    from ddriqa.models.weights import save_weights
+
+    net = SRResNet(num_features=4, num_blocks=2)
+    with torch.no_grad():
+        net.reset_parameters(torch.Generator().manual_seed(2))
+    weights = save_weights(net, tmp_path / "tiny_net.safetensors") or tmp_path / "tiny_net.safetensors"
+    rng = np.random.default_rng(3)
+    X, y = [], []
+    for i in range(4):
+        ref = textured_image(40, 40, seed=600 + i)
+        for kind in ("gblur", "wn"):
+            X.append(easy_degrade(ref, kind, rng))
+            y.append(kind)
+    model = make_pooled_ddr_classifier(weights=str(weights), layer="ResBlock2", crop=16, crops="grid", n_crops=4,
+                                       C=1.0, device="cpu").fit(X, y)
+    assert model[0].pad == "reflect"
+    return str(save_classifier(model, tmp_path / "pooled.npz"))
+
+
+def test_classify_too_small_images_get_an_error_row_unless_padding_is_asked(tmp_path):
+    """Item 5: a model whose crops are 16x16 (pad='reflect' saved) gives 1x1, 2x2 and 8x8 images an
+    error row saying "too small"; `--pad reflect` is the explicit opt-in to label them."""
+    model = _tiny_pooled_model(tmp_path)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(textured_image(40, 40, seed=1)).save(folder / "big.png")
+    for side in (1, 2, 8):
+        Image.fromarray(textured_image(side, side, seed=side)).save(folder / f"s{side}.png")
+    out = tmp_path / "r.csv"
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", model, "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    _, rows = read_rows(out)
+    by = {os.path.basename(r["path"]): r for r in rows}
+    assert by["big.png"]["distortion"] and not by["big.png"]["error"]
+    for side in (1, 2, 8):
+        r = by[f"s{side}.png"]
+        assert r["distortion"] == "" and "too small" in r["error"], r
+        assert f"{side}x{side} (width x height), smaller than the 16x16 DDR crop" in r["error"]
+        assert "pass --pad reflect to mirror-pad it" in r["error"] and "pad='reflect'" not in r["error"]
+        assert f"warning: {folder / f's{side}.png'}: image too small" in result.stderr
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", model, "-o", str(out), "--overwrite",
+                                       "--pad", "reflect"])
+    assert result.exit_code == 0, result.output
+    _, rows = read_rows(out)
+    assert all(r["distortion"] and not r["error"] for r in rows)
+
+
+def test_classify_resume_with_another_model_is_refused(tmp_path, tiny_model):
+    """Item 6: the model (name, file, sha256) is recorded beside the CSV, which pandas still reads;
+    --resume with another model of the same classes is refused and the CSV is left as it was."""
+    import json
+
+    import pandas as pd
+
+    from ddriqa.models.weights import sha256_file
+
+    _, model_path = tiny_model
+    other = tmp_path / "other.npz"
+    from ddriqa.classification.persistence import load_classifier, save_classifier
+
+    m = load_classifier(model_path)  # the same classes, another model (another C): another file
+    m[-1].set_params(C=2.0)
+    save_classifier(m, other)
+    folder = _one_image_folder(tmp_path, n=2)
+    out = tmp_path / "r.csv"
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", model_path, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "r.csv.model.json").read_text())
+    assert record == {"model": model_path, "file": os.path.abspath(model_path), "sha256": sha256_file(model_path)}
+    assert list(pd.read_csv(out).columns) == ["path", "distortion", "decision_gblur", "decision_jpeg",
+                                              "decision_wn", "error"]
+    before = out.read_bytes()
+    Image.fromarray(textured_image(40, 40, seed=99)).save(folder / "new.png")
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", str(other), "-o", str(out), "--resume"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {out}: cannot resume: its rows come from model {model_path} (")
+    assert "write to a new file, or replace it" in result.stderr and "classifying" not in result.stderr
+    assert out.read_bytes() == before
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", model_path, "-o", str(out), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == f"done: 1 classified, 0 errors, 2 already in {out}"
+
+
+def test_classify_names_the_classes_of_its_model(tmp_path, tiny_model):
+    """Item 8: the first line on stderr names the model's classes and says when there is no pristine."""
+    _, model_path = tiny_model
+    folder = _one_image_folder(tmp_path)
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", "brisque"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == ("model brisque (brisque_kodak): classes fastfading, gblur, jp2k, jpeg, wn "
+                                             "(no pristine class: every image gets a distortion)")
+    assert "no pristine class" in CliRunner().invoke(main, ["classify", "--help"]).output
+
+
+def test_classify_ctrl_c_exits_130_and_keeps_the_rows(tmp_path, tiny_model):
+    """Item 10: SIGINT (Ctrl-C) after some rows: exit 130, an `interrupted` line, the rows kept and
+    completed by --resume."""
+    _, model_path = tiny_model
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(30):
+        Image.fromarray(textured_image(40, 40, seed=300 + i)).save(folder / f"img{i:02d}.png")
+    out = tmp_path / "out.csv"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    slow = ("import sys, time; import ddriqa.jobs.classify as job; write = job.write_row; "
+            "job.write_row = lambda f, row: (write(f, row), time.sleep(1.0)); "
+            "from ddriqa.cli import main; sys.argv[0] = 'ddriqa'; main()")
+    proc = subprocess.Popen([sys.executable, "-c", slow, "classify", str(folder), "-m", model_path, "-o", str(out),
+                             "-b", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out.exists() and out.read_bytes().count(b"\n") >= 4):
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted (Ctrl-C): what was written so far is kept; continue with --resume" in err.decode()
+    assert "Traceback" not in err.decode()
+    _, rows = read_rows(out)
+    assert 3 <= len(rows) < 30
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", model_path, "-o", str(out), "--resume"])
+    assert result.exit_code == 0
+    _, rows = read_rows(out)
+    assert sorted(os.path.basename(r["path"]) for r in rows) == [f"img{i:02d}.png" for i in range(30)]
+
+
+def test_classify_hints_name_the_flags(tmp_path, tiny_ddr_model):
+    """Item 11: the pixel limit and the padding hints name --max-pixels and --pad, not max_pixels= or pad=."""
+    _, model_path = tiny_ddr_model
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(textured_image(40, 40, seed=1)).save(folder / "big.png")
+    Image.fromarray(textured_image(8, 8, seed=2)).save(folder / "small.png")
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", model_path, "--max-pixels", "1000"])
+    assert result.exit_code == 1
+    assert ("image has 40x40 = 1600 pixels, over the limit of 1000 pixels (possible decompression bomb; pass "
+            "--max-pixels 0 (no limit) or a larger --max-pixels to read it)") in result.stdout
+    assert "image too small: 8x8 (width x height), smaller than the 16x16 DDR crop; use a larger image, or pass " \
+           "--pad reflect to mirror-pad it" in result.stdout
+    assert "max_pixels=" not in result.output and "pad='reflect'" not in result.output
+    from ddriqa.errors import hint
+
+    assert hint("pad") == "pass pad='reflect' to mirror-pad it"  # Python's words outside a command
+    help_text = CliRunner().invoke(main, ["classify", "--help"]).output
+    assert "67108864" in help_text
+
+
+def test_classify_unknown_model_and_a_model_saved_without_extension(tmp_path, monkeypatch):
+    """Item 12: an unknown --model lists the short names and the shipped classifiers; `train -o
+    noext_model` writes noext_model.npz, which `--model noext_model` finds."""
+    from _cli_data import make_tiny_live
+
+    folder = _one_image_folder(tmp_path)
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", "nosuch"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: nosuch: no such model: not a short name (ddr, fusion, fast, brisque), "
+                                    "a shipped classifier (brisque_kodak, ")
+    data = make_tiny_live(tmp_path / "live", n_refs=4, per_ref=2)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["train", str(data), "--features", "brisque", "-o", "noext_model"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "noext_model.npz").is_file() and not (tmp_path / "noext_model").exists()
+    assert result.stderr.splitlines()[-1] == "saved noext_model.npz"
+    result = CliRunner().invoke(main, ["classify", str(folder), "--model", "noext_model"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["train", str(data), "--features", "brisque", "-o", "noext_model"])
+    assert result.exit_code == 2 and "noext_model.npz exists; pass --overwrite" in result.stderr
+
+
+def test_classify_to_stdout_ends_without_a_resume_count(tmp_path, tiny_model):
+    """Item 13: to stdout the last line counts what was done, not "0 already in stdout"."""
+    _, model_path = tiny_model
+    folder = _one_image_folder(tmp_path)
+    result = CliRunner().invoke(main, ["classify", str(folder), "-m", model_path])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == "done: 1 classified, 0 errors"

@@ -100,3 +100,34 @@ def test_demo_writes_the_confusion_matrix_and_per_class_pictures(tmp_path, monke
     else:
         assert not any(p.exists() for p in pngs)
         assert "note: matplotlib is not installed" in res.stderr and "pip install 'ddriqa[plots]'" in res.stderr
+
+
+def test_demo_output_folder_is_refused_without_overwrite_and_says_what_it_measures(tmp_path):
+    """Items 3 and 15: `demo --output` on an existing demo folder is refused (nothing touched);
+    --overwrite replaces the demo's files only; stdout says what the figures are and why they
+    differ from the README's headline."""
+    pytest.importorskip("skimage")
+    out = tmp_path / "demo"
+    args = ["demo", "--per-class", "1", "--model", "brisque", "-o", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("demo: 5 distorted images (1 per class, LIVE parameter ranges) made from "
+                               "scikit-image's sample photos (this model has no pristine class")
+    assert "precision and recall per class on this one small set, macro precision" in lines[0]
+    assert "unlike the training data" in lines[1] and "0.88 macro precision is the median over 20 " \
+        "content-disjoint splits of a LIVE-like Kodak24 set" in lines[1]
+    (out / "mine.txt").write_text("mine")
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"error: {out / 'live'} exists; pass --overwrite to replace the earlier demo")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+    res = CliRunner().invoke(main, args + ["--per-class", "2", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert (out / "mine.txt").read_text() == "mine"
+    import pandas as pd
+
+    assert len(pd.read_csv(out / "live" / "labels.csv")) == 10 and len(pd.read_csv(out / "results.csv")) == 10
+    assert (tmp_path / "demo_file").write_text("x") and CliRunner().invoke(
+        main, ["demo", "-o", str(tmp_path / "demo_file")]).exit_code == 2

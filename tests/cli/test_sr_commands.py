@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -182,3 +183,84 @@ def test_eval_sr_leaves_identical_images_out_of_the_mean(trained, tmp_path):
     assert rows["mean"]["psnr_y_bicubic"] == rows["photo.png"]["psnr_y_bicubic"] != "inf"
     assert "psnr_y_bicubic 1 of 2" in rows["mean"]["error"] and "left out of the means" in res.stderr
     assert "inf dB" not in res.stderr
+
+
+# ----------------------------------------------------------------------------- issue 32
+
+
+def test_upscale_refuses_an_output_folder_overlapping_the_input(trained, tmp_path):
+    """Item 1: OUTPUT_DIR = INPUT_DIR (with --overwrite too), inside it, or holding it: refused
+    before anything is read or written; the input photo is untouched."""
+    root, _ = trained
+    weights = str(root / "run" / "generator.safetensors")
+    same = tmp_path / "same"
+    same.mkdir()
+    write_image(same / "a.png", textured_image(20, 20, seed=4))
+    photo = (same / "a.png").read_bytes()
+    cases = [(same, same, "is the input folder"), (same, same / "x4", "lies inside the input folder"),
+             (same, tmp_path, "contains the input folder")]
+    for src, dst, how in cases:
+        for extra in ([], ["--overwrite"]):
+            res = CliRunner().invoke(main, ["upscale", str(src), str(dst), "--weights", weights] + extra)
+            assert res.exit_code == 2, res.output
+            assert res.stderr == f"error: {dst}: {how} {src}; choose an output folder outside it\n"
+    assert (same / "a.png").read_bytes() == photo and sorted(p.name for p in same.iterdir()) == ["a.png"]
+
+
+def test_upscale_says_when_nothing_was_upscaled(trained, tmp_path):
+    """Item 1: a rerun that finds every output in place says "nothing upscaled" (exit 0, documented)."""
+    root, _ = trained
+    weights = str(root / "run" / "generator.safetensors")
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "a.png", textured_image(20, 20, seed=4))
+    args = ["upscale", str(src), str(tmp_path / "out"), "--weights", weights]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0
+    assert res.stderr.splitlines()[-2:] == [
+        f"nothing upscaled: the outputs of 1 image exist in {tmp_path / 'out'} already (an earlier run made them; "
+        "pass --overwrite to make them again)",
+        f"1 image: 0 written to {tmp_path / 'out'}, 1 kept (already in {tmp_path / 'out'}; --overwrite replaces "
+        "them), 0 failed"]
+
+
+def test_eval_sr_refuses_an_existing_output_without_overwrite(trained, tmp_path):
+    """Items 3 and 4: `eval-sr -o existing.csv` is refused without --overwrite; a folder or an
+    unwritable -o is one error line before the network loads."""
+    root, _ = trained
+    args = ["eval-sr", "--weights", str(root / "run" / "generator.safetensors"), "--data", str(root / "hr")]
+    out = tmp_path / "existing.csv"
+    out.write_text("mine\n")
+    res = CliRunner().invoke(main, args + ["-o", str(out)])
+    assert res.exit_code == 2 and res.stderr == f"error: {out} exists; pass --overwrite to replace it\n"
+    assert out.read_text() == "mine\n"
+    res = CliRunner().invoke(main, args + ["-o", str(out), "--overwrite"])
+    assert res.exit_code == 1  # broken.png
+    assert out.read_text().startswith("image,psnr_y,psnr_y_bicubic,error\n")
+    res = CliRunner().invoke(main, args + ["-o", str(tmp_path), "--overwrite"])  # click's own check
+    assert res.exit_code == 2 and "is a directory" in res.stderr and "Traceback" not in res.output
+    if os.path.isdir("/proc/self"):
+        res = CliRunner().invoke(main, args + ["-o", "/proc/out.csv"])
+        assert res.exit_code == 2 and res.stderr.startswith("error: /proc/out.csv: cannot write there (")
+
+
+def test_train_sr_resume_with_fewer_iterations_than_done_is_refused(tmp_path):
+    """Item 7: a run at step 6 resumed with --iterations 3: exit 2, a clear message, run_config.json
+    and the logs untouched."""
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    for i in range(2):
+        write_image(hr / f"im{i}.png", textured_image(40, 40, seed=i))
+    base = ["train-sr", "--data", str(hr), "-o", str(tmp_path / "run"), "--tiny", "--lr-patch", "8",
+            "--batch-size", "2", "--snapshot-steps", "", "--val-root", str(tmp_path), "--val-sets", "hr"]
+    res = CliRunner().invoke(main, base + ["--iterations", "6"])
+    assert res.exit_code == 0, res.output
+    files = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    res = CliRunner().invoke(main, base + ["--iterations", "3", "--resume"])
+    assert res.exit_code == 2, res.output
+    assert (f"error: {tmp_path / 'run'}: the run is at step 6, past the 3 iterations asked: nothing would be "
+            "trained; to continue it, ask for more than 6 iterations (it was started for 6)") in res.stderr
+    assert "finished" not in res.output
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == files
+    assert json.loads((tmp_path / "run" / "run_config.json").read_text())["iterations"] == 6

@@ -171,3 +171,28 @@ def test_unknown_name_mentions_the_third_party_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("DDRIQA_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(ModelFileError, match="realesrgan_x4plus"):
         resolve_weights("esrgan")
+
+
+def test_the_one_time_conversion_says_so_on_stderr(tmp_path, monkeypatch, capsys):
+    """Issue 32 item 13: converting Real-ESRGAN's weights (about 45 s) is announced on stderr."""
+    monkeypatch.setenv(realesrgan.CACHE_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(realesrgan, "convert_realesrgan", lambda path: path)
+    path = realesrgan.resolve_realesrgan()
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"ddriqa: converting the Real-ESRGAN x4plus weights of {realesrgan.PACKAGE} once into {path} "
+        "(about 45 s on a 2-core CPU; later runs reuse it)",
+        f"ddriqa: converted {path}"]
+
+
+@needs_wheel
+def test_the_converted_file_gets_the_mode_of_its_cards(converted):
+    """Issue 32 item 13: the cached .safetensors has the usual mode (0666 less the umask), like its cards."""
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.suffix: stat.S_IMODE(p.stat().st_mode) for p in
+             (converted, converted.with_suffix(".json"), converted.with_suffix(".md"))}
+    assert modes == {".safetensors": 0o666 & ~umask, ".json": 0o666 & ~umask, ".md": 0o666 & ~umask}
