@@ -32,7 +32,8 @@ Three stages, each resumable (a stage's finished files are kept and not redone):
 
 ``chi``
     ``ddriqa generalization`` on ``OUT/chi/<degradation>`` for every model (its deepest RRDB by
-    default), into ``OUT/chi.csv``.
+    default), into ``OUT/chi.csv``; with ``--fig9`` also on ``clean`` and ``noise20`` only
+    (``OUT/chi_fig9.csv``: how well a model's features still separate clean from noisy input).
 
 ``report``
     ``OUT/report.md``: the table (with the paper's Urban100 values beside it), the per-image
@@ -290,8 +291,8 @@ def picture(models, sets, out, spec, size=96):
 
 
 # -- CHI ------------------------------------------------------------------------------------
-def chi(models, out, layer, runs, seed):
-    target = out / "chi.csv"
+def chi(models, out, layer, runs, seed, degradations=DEGRADATIONS, target_name="chi.csv"):
+    target = out / target_name
     done = set()
     if target.is_file():
         with open(target, newline="", encoding="utf-8") as fh:
@@ -302,10 +303,10 @@ def chi(models, out, layer, runs, seed):
         from ddriqa.models.weights import load_generator
 
         lay = layer or f"RRDB{load_generator(spec).num_blocks}"
-        tmp = out / f"chi_{name}.csv"
+        tmp = out / f"{Path(target_name).stem}_{name}.csv"
         cmd = [sys.executable, "-m", "ddriqa.cli", "generalization", "--weights", spec, "--layer", lay,
                "--runs", str(runs), "--seed", str(seed), "-o", os.fspath(tmp)]
-        cmd += [a for d in DEGRADATIONS for a in ("--data", f"{d}={out / 'chi' / d}")]
+        cmd += [a for d in degradations for a in ("--data", f"{d}={out / 'chi' / d}")]
         log(" ".join(cmd))
         subprocess.run(cmd, check=True, env=os.environ | {"PYTHONPATH": os.fspath(REPO)})
         with open(tmp, newline="", encoding="utf-8") as fh:
@@ -350,14 +351,18 @@ def report(models, sets, out, diffs, argv):
             lines.append(f"| {s} | {d} | {v['n']} | {v['mean']:+.3f} | {v['std']:.3f} | {v['q10']:+.3f} | "
                          f"{v['median']:+.3f} | {v['q90']:+.3f} | {v['wins']} | {v['ssim_mean']:+.4f} |")
         lines.append("")
-    if (out / "chi.csv").is_file():
-        lines += ["## CHI of the deep features over the four degraded sets (`ddriqa generalization`)", "",
-                  "| model | layer | n | CHI mean | CHI std |", "|---|---|---|---|---|"]
-        with open(out / "chi.csv", newline="", encoding="utf-8") as fh:
+    for name, title in (("chi.csv", "over the four degraded sets"), ("chi_fig9.csv", "over clean and noise20 only")):
+        if not (out / name).is_file():
+            continue
+        lines += [f"## CHI of the deep features {title} (`ddriqa generalization`)", "",
+                  "| model | layer | sets | n | CHI mean | CHI std |", "|---|---|---|---|---|---|"]
+        with open(out / name, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
-                lines.append(f"| {r['name']} | {r['layer']} | {r['n_samples']} | {float(r['chi_mean']):.2f} | "
-                             f"{float(r['chi_std']):.2f} |")
-        lines += ["", "Paper (Fig. 11, Urban100): " + ", ".join(f"{k} {v}" for k, v in PAPER_CHI.items()), ""]
+                lines.append(f"| {r['name']} | {r['layer']} | {r['sets']} | {r['n_samples']} | "
+                             f"{float(r['chi_mean']):.2f} | {float(r['chi_std']):.2f} |")
+        lines.append("")
+    if (out / "chi.csv").is_file():
+        lines += ["Paper (Fig. 11, Urban100): " + ", ".join(f"{k} {v}" for k, v in PAPER_CHI.items()), ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     log(f"wrote {out / 'report.md'}")
 
@@ -384,6 +389,8 @@ def main(argv=None):
     ap.add_argument("--picture", default=None, help="SET/IMAGE:Y,X of the HR crop")
     ap.add_argument("--layer", default=None, help="CHI layer (default: each model's deepest RRDB)")
     ap.add_argument("--runs", type=int, default=5, help="t-SNE runs of the CHI")
+    ap.add_argument("--fig9", action="store_true",
+                    help="chi: also the CHI over clean and noise20 only (a Fig. 9-style comparison)")
     args = ap.parse_args(argv)
     sets, models = _pairs(args.set, "--set"), _pairs(args.model, "--model")
     if not sets:
@@ -398,6 +405,8 @@ def main(argv=None):
         picture(models, sets, args.out, args.picture)
     if "chi" in stages:
         chi(models, args.out, args.layer, args.runs, args.seed)
+        if args.fig9:
+            chi(models, args.out, args.layer, args.runs, args.seed, ("clean", "noise20"), "chi_fig9.csv")
     if "report" in stages:
         report(models, sets, args.out, args.diff, argv)
     json.dump({"out": os.fspath(args.out), "stages": stages}, sys.stdout)

@@ -207,19 +207,11 @@ class RRDBNetDDR(RRDBNet):
         _check_input(x, self.in_channels)
         return self.embed(x)
 
-    def _forward_taps(self, x, layer):
-        many = not isinstance(layer, str)
-        layers = list(layer) if many else [layer]
-        if not layers:
-            raise InputError("layer is an empty sequence; name at least one layer")
-        depths = {name: self._depth(name) for name in layers}
-        emb = self.embed(x) if max(depths.values()) > 0 else None
-        fea = self.conv_first(x)
-        out = {name: fea for name, d in depths.items() if d == 0}
-        for k in range(1, max(depths.values()) + 1):
-            fea = self.style[k - 1](self.body[k - 1](fea), emb)
-            out.update({name: fea for name, d in depths.items() if d == k})
-        return out if many else out[layers[0]]
+    def _tap_context(self, x, depth):
+        return self.embed(x) if depth > 0 else None
+
+    def _run_block(self, index, fea, context):
+        return self.style[index](self.body[index](fea), context)
 
     def forward(self, x):
         """Super-resolve ``x`` (B, in_channels, H, W) -> (B, out_channels, 4H, 4W), unclipped."""
