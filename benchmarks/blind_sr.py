@@ -24,7 +24,7 @@ Three stages, each resumable (a stage's finished files are kept and not redone):
     ``imresize(LR, 4)``) against the HR image: BT.601 Y on 0-255 (MATLAB ``rgb2ycbcr``), 4 pixels
     cropped from each border, network outputs rounded to uint8 first. SSIM: Wang et al.'s, Gaussian
     window sigma 1.5 (11 taps), K1 = 0.01, K2 = 0.03, L = 255, on the same cropped Y. One CSV per
-    model (``OUT/eval/<model>.csv``: set, degradation, image, psnr, ssim), then ``OUT/table.csv``.
+    model (``OUT/eval/<model>.csv``: set, degradation, image, psnr, ssim), then ``OUT/table.csv`` (``table`` alone: means over the images every model has done).
 
 ``picture``
     One HR crop of one image: for each degradation a row of LR (nearest x4), bicubic, each model,
@@ -212,9 +212,13 @@ def read_eval(out, name):
 
 
 def write_table(models, sets, out):
+    """Means per model, set and degradation over the images that every model has done."""
+    names = ["bicubic"] + [m for m, _ in models]
+    done = {name: read_eval(out, name) for name in names if (out / "eval" / f"{name}.csv").is_file()}
+    common = set.intersection(*({(r["set"], r["degradation"], r["image"]) for r in rs} for rs in done.values()))
     rows = []
-    for name in ["bicubic"] + [m for m, _ in models]:
-        records = read_eval(out, name)
+    for name, records in done.items():
+        records = [r for r in records if (r["set"], r["degradation"], r["image"]) in common]
         for s, _ in sets:
             for d in DEGRADATIONS:
                 sel = [r for r in records if r["set"] == s and r["degradation"] == d]
@@ -380,7 +384,7 @@ def _pairs(values, what):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("stage", choices=["sets", "eval", "picture", "chi", "report", "all"])
+    ap.add_argument("stage", choices=["sets", "eval", "table", "picture", "chi", "report", "all"])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--set", action="append", help="NAME=FOLDER of HR images (repeatable)")
     ap.add_argument("--model", action="append", help="NAME=WEIGHTS (repeatable)")
@@ -401,6 +405,8 @@ def main(argv=None):
         make_sets(sets, args.out, args.seed)
     if "eval" in stages:
         evaluate(models, sets, args.out)
+    if "table" in stages:
+        write_table(models, sets, args.out)
     if "picture" in stages and args.picture:
         picture(models, sets, args.out, args.picture)
     if "chi" in stages:
