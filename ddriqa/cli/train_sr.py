@@ -51,8 +51,11 @@ def output_value(output, out_alias):
 
 @click.command("train-sr")
 @exits_on_errors
-@click.option("--arch", type=click.Choice(["srresnet", "srgan"]), default="srresnet", show_default=True,
-              help="srresnet: L1 training; srgan: adversarial fine-tuning of an SRResNet (needs --init).")
+@click.option("--arch", type=click.Choice(["srresnet", "srgan", "rrdb", "rrdb-ddr"]), default="srresnet",
+              show_default=True,
+              help="srresnet: L1 training; srgan: adversarial fine-tuning of an SRResNet (needs --init); rrdb: an "
+                   "RRDBNet (L1); rrdb-ddr: an RRDBNet whose RRDBs are modulated (StyleMod) by the DDR embedding "
+                   "of the frozen --ddr-weights network.")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True),
               help="Folder of HR training images or a pack from `ddriqa pack-sr-data` (repeatable).")
 @click.option("--iterations", type=click.IntRange(min=1), required=True,
@@ -85,7 +88,19 @@ def output_value(output, out_alias):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the init and the patch sampler.")
 @click.option("--num-features", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--num-blocks", type=click.IntRange(min=0), default=16, show_default=True)
-@click.option("--tiny", is_flag=True, help="Tiny networks for tests (4 features, 1 block, D with 2 features).")
+@click.option("--growth", type=click.IntRange(min=1), default=32, show_default=True,
+              help="rrdb / rrdb-ddr: growth channels of the dense blocks.")
+@click.option("--degrade", type=click.Choice(["none", "bn"]), default="none", show_default=True,
+              help="bn: remake each LR patch from its HR patch: Gaussian blur (p 0.5, sigma U[0.2, 3] HR px), "
+                   "MATLAB bicubic x1/4, 8 bits, Gaussian noise (p 0.5, sigma U[0, 25] on 0-255), 8 bits; seeded.")
+@click.option("--ddr-weights", default="srgan_x4_gr", show_default=True, metavar="NAME|PATH",
+              help="rrdb-ddr: the frozen DDR backbone (trained on clean data).")
+@click.option("--ddr-layer", default="ResBlock16", show_default=True,
+              help="rrdb-ddr: the backbone's layer pooled (channel mean and std) into the embedding.")
+@click.option("--embed-dim", type=click.IntRange(min=1), default=64, show_default=True,
+              help="rrdb-ddr: length of the degradation embedding.")
+@click.option("--tiny", is_flag=True,
+              help="Tiny networks for tests (4 features, 1 block, growth 2, D with 2 features).")
 @click.option("--d-features", type=click.IntRange(min=1), default=64, show_default=True,
               help="srgan: channels of the discriminator's first stage.")
 @click.option("--pixel-weight", type=click.FloatRange(min=0), default=None,
@@ -113,7 +128,7 @@ def output_value(output, out_alias):
               help="Shard checkpoint files above this size.")
 @click.option("--name", "run_name", default=None, help="Run label in logs (default: the OUTPUT folder's name).")
 def train_sr(**options):
-    """Train a x4 SR backbone (SRResNet with L1, or SRGAN) on HR images, resumably.
+    """Train a x4 SR network (SRResNet or RRDBNet with L1, SRGAN, RRDBNet-DDR) on HR images, resumably.
 
     LR inputs are the MATLAB-bicubic x1/4 of the HR images; random 32x32 LR / 128x128 HR
     patches with flips and rotations, Adam, the paper's step schedule scaled to --iterations.

@@ -19,7 +19,8 @@ class BlockTaps:
 
     Subclasses set :attr:`block_name` (``"ResBlock"``, ``"RRDB"``) and
     :attr:`default_num_blocks`, and define ``_stem(x)`` (the ``Conv1`` output) and
-    ``_check(x)`` (input validation).
+    ``_check(x)`` (input validation). A network whose blocks take more than the feature map
+    (e.g. an embedding of the input) overrides :meth:`_tap_context` and :meth:`_run_block`.
     """
 
     block_name = "Block"
@@ -40,6 +41,14 @@ class BlockTaps:
             raise InputError(f"unknown layer {layer!r}; expected one of {self.layer_names(self.num_blocks)}")
         return int(m.group(1))
 
+    def _tap_context(self, x, depth):
+        """What the blocks need besides the feature map, computed once per call (None here)."""
+        return None
+
+    def _run_block(self, index, fea, context):
+        """The output of block ``index`` (0-based) for the feature map ``fea``."""
+        return self.body[index](fea)
+
     def _forward_taps(self, x, layer):
         many = not isinstance(layer, str)
         layers = list(layer) if many else [layer]
@@ -47,12 +56,13 @@ class BlockTaps:
             raise InputError("layer is an empty sequence; name at least one layer")
         depths = {name: self._depth(name) for name in layers}
         out = {}
+        context = self._tap_context(x, max(depths.values()))
         fea = self._stem(x)
         for name, d in depths.items():
             if d == 0:
                 out[name] = fea
         for k in range(1, max(depths.values()) + 1):
-            fea = self.body[k - 1](fea)
+            fea = self._run_block(k - 1, fea, context)
             for name, d in depths.items():
                 if d == k:
                     out[name] = fea

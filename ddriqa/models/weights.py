@@ -396,11 +396,12 @@ def load_weights(model, path, *, check_config=True):
 
 
 def _architectures():
+    from ddriqa.models.rrdb_ddr import RRDBNetDDR
     from ddriqa.models.rrdbnet import RRDBNet
     from ddriqa.models.srcnn import SRCNN
     from ddriqa.models.srresnet import SRResNet
 
-    return {"SRResNet": SRResNet, "SRCNN": SRCNN, "RRDBNet": RRDBNet}
+    return {"SRResNet": SRResNet, "SRCNN": SRCNN, "RRDBNet": RRDBNet, "RRDBNetDDR": RRDBNetDDR}
 
 
 def load_generator(name_or_path, device="cpu"):
@@ -415,7 +416,7 @@ def load_generator(name_or_path, device="cpu"):
 
     Returns
     -------
-    SRResNet, SRCNN or RRDBNet
+    SRResNet, SRCNN, RRDBNet or RRDBNetDDR
         In eval mode with ``requires_grad`` left on (call ``requires_grad_(False)`` to freeze).
     """
     path = resolve_weights(name_or_path)

@@ -29,14 +29,18 @@ from pathlib import Path
 from ddriqa.errors import InputError, ModelFileError
 from ddriqa.training.run_folder import check_run_folder
 
-__all__ = ["ARCHS", "SCALE", "TINY_NETWORKS", "TrainConfig", "build_trainer", "describe_init"]
+__all__ = ["ARCHS", "DEGRADES", "RRDB_ARCHS", "SCALE", "TINY_NETWORKS", "TrainConfig", "build_trainer", "describe_init"]
 
 #: What ``train-sr --arch`` trains.
-ARCHS = ("srresnet", "srgan")
+ARCHS = ("srresnet", "srgan", "rrdb", "rrdb-ddr")
+#: The RRDBNet architectures (L1 training; ``rrdb-ddr`` with the DDR embedding and StyleMod).
+RRDB_ARCHS = ("rrdb", "rrdb-ddr")
+#: What ``train-sr --degrade`` does to the LR side of the training pairs.
+DEGRADES = ("none", "bn")
 #: The upscaling factor of every run (the paper's x4).
 SCALE = 4
 #: The network sizes of ``train-sr --tiny`` (tests and smoke runs).
-TINY_NETWORKS = {"num_features": 4, "num_blocks": 1, "d_features": 2}
+TINY_NETWORKS = {"num_features": 4, "num_blocks": 1, "d_features": 2, "growth": 2}
 _AMP = {"auto": "auto", "on": True, "off": False}
 
 
@@ -52,7 +56,9 @@ class TrainConfig:
         Nominal length of the run; the learning-rate milestones are scaled to it.
     output : str or os.PathLike
         The run folder.
-    arch : {"srresnet", "srgan"}, default="srresnet"
+    arch : {"srresnet", "srgan", "rrdb", "rrdb-ddr"}, default="srresnet"
+        ``rrdb``: an RRDBNet (L1); ``rrdb-ddr``: an RRDBNet whose RRDBs are modulated by the
+        DDR embedding of the frozen ``ddr_weights`` network (:class:`ddriqa.models.rrdb_ddr.RRDBNetDDR`).
     resume, overwrite : bool, default=False
         Continue the run in ``output``, or remove it and start again; a folder that holds a run
         needs one of them.
@@ -75,7 +81,19 @@ class TrainConfig:
     seed : int, default=0
         Seed of the initial weights and of the patch sampler.
     num_features, num_blocks : int, default=64, 16
-        The new SRResNet's size (a resumed or srgan run keeps its weights' size).
+        The new SRResNet's or RRDBNet's size (a resumed or srgan run keeps its weights' size).
+    growth : int, default=32
+        Growth channels of a new RRDBNet's dense blocks.
+    degrade : {"none", "bn"}, default="none"
+        ``bn``: remake each LR patch from its HR patch with random blur and noise
+        (:class:`ddriqa.training.degrade.BlurNoiseSampler`, settings
+        :data:`~ddriqa.training.degrade.DEFAULT_BN`); ``none``: the bicubic LR of the image.
+    ddr_weights : str, default="srgan_x4_gr"
+        ``rrdb-ddr``: the frozen DDR backbone (a weights name or file).
+    ddr_layer : str, default="ResBlock16"
+        ``rrdb-ddr``: the backbone's feature tap that is pooled into the embedding.
+    embed_dim : int, default=64
+        ``rrdb-ddr``: length of the embedding.
     d_features : int, default=64
         Channels of the discriminator's first stage.
     pixel_weight : float, optional
@@ -116,6 +134,11 @@ class TrainConfig:
     num_features: int = 64
     num_blocks: int = 16
     d_features: int = 64
+    growth: int = 32
+    degrade: str = "none"
+    ddr_weights: str = "srgan_x4_gr"
+    ddr_layer: str = "ResBlock16"
+    embed_dim: int = 64
     pixel_weight: float | None = None
     gan_weight: float = 5e-3
     vgg_weights: str | None = None
@@ -143,8 +166,12 @@ class TrainConfig:
             f"d_dtype must be 'float32' or 'bfloat16', got {self.d_dtype!r}"
             if self.d_dtype not in ("float32", "bfloat16") else "",
             "give at least one source of training images (data)" if not self.data else "",
+            f"degrade must be one of {DEGRADES}, got {self.degrade!r}" if self.degrade not in DEGRADES else "",
+            "--global-residual / --no-global-residual apply to SRResNet and SRGAN only, not to an RRDBNet"
+            if self.arch in RRDB_ARCHS and self.global_residual is not None else "",
         ]
-        for name in ("iterations", "batch_size", "lr_patch", "log_every", "stop_at", "val_every", "checkpoint_every"):
+        for name in ("iterations", "batch_size", "lr_patch", "log_every", "stop_at", "val_every", "checkpoint_every",
+                     "growth", "embed_dim"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
                 problems.append(f"{name} must be positive, got {value!r}")
@@ -159,8 +186,22 @@ class TrainConfig:
 
     def provenance(self):
         """The fields of the exported weights' provenance that the checkpoint does not hold."""
-        return {"data": list(self.data), "seed": self.seed, "batch_size": self.batch_size,
-                "lr_patch": self.lr_patch, "init": self.init}
+        record = {"data": list(self.data), "seed": self.seed, "batch_size": self.batch_size,
+                  "lr_patch": self.lr_patch, "init": self.init}
+        if self.arch == "rrdb-ddr":
+            record["ddr_backbone"] = {"weights": self.ddr_weights, "layer": self.ddr_layer, "frozen": True,
+                                      "embed_dim": self.embed_dim, "sha256": _weights_sha256(self.ddr_weights)}
+        return record
+
+
+def _weights_sha256(weights):
+    """The sha256 of a weights name or file, or None when it names no file (``random``)."""
+    from ddriqa.models.weights import resolve_weights, sha256_file
+
+    try:
+        return sha256_file(resolve_weights(weights))
+    except ModelFileError:
+        return None
 
 
 def build_trainer(config, log=None):
@@ -232,6 +273,8 @@ def _build_generator(config, *, resuming):
     from ddriqa.models.backbones import build_backbone, random_backbone
     from ddriqa.models.weights import load_weights, resolve_weights
 
+    if config.arch in RRDB_ARCHS and not resuming:
+        return _new_rrdbnet(config)
     if resuming or config.arch == "srgan":
         source = Path(config.output) / "checkpoint" / "generator.safetensors" if resuming else config.init
         generator = build_backbone(source)
@@ -248,6 +291,35 @@ def _build_generator(config, *, resuming):
     if config.init:
         load_weights(generator, resolve_weights(config.init))
     return generator
+
+
+def _new_rrdbnet(config):
+    """A new seeded RRDBNet (``rrdb``) or RRDBNetDDR around the frozen ``ddr_weights`` (``rrdb-ddr``).
+
+    Both draw the trunk's initial weights in the same order from the same seed, so an ``rrdb``
+    and an ``rrdb-ddr`` run of one seed start from the same RRDBNet (the StyleMods start at the
+    identity).
+    """
+    import torch
+
+    from ddriqa.models.backbones import build_backbone
+    from ddriqa.models.rrdbnet import RRDBNet
+    from ddriqa.models.weights import load_weights, resolve_weights
+
+    size = {"num_features": config.num_features, "num_blocks": config.num_blocks, "growth": config.growth,
+            "scale": SCALE}
+    if config.arch == "rrdb":
+        net = RRDBNet(**size)
+    else:
+        from ddriqa.models.rrdb_ddr import RRDBNetDDR
+
+        backbone = build_backbone(config.ddr_weights, seed=config.seed)
+        source = config.ddr_weights if isinstance(config.ddr_weights, str) else None
+        net = RRDBNetDDR.from_backbone(backbone, config.ddr_layer, source=source, embed_dim=config.embed_dim, **size)
+    net.reset_parameters(generator=torch.Generator().manual_seed(int(config.seed)))
+    if config.init:
+        load_weights(net, resolve_weights(config.init))
+    return net
 
 
 def _build_srgan_parts(config, log):
@@ -286,6 +358,11 @@ def _build_sampler(config, device, log):
     del images
     sampler = PatchSampler(hr, lr, lr_patch=config.lr_patch, batch_size=config.batch_size, scale=SCALE,
                            seed=config.seed, device=device)
+    if config.degrade == "bn":
+        from ddriqa.training.degrade import DEFAULT_BN, BlurNoiseSampler
+
+        sampler = BlurNoiseSampler(sampler, **DEFAULT_BN)
+        log(f"[{config.name}] b+n LR patches: {sampler.describe()}")
     log(f"[{config.name}] {sampler.n_images_} training images on {device}"
         + (f" ({sampler.n_skipped_} smaller than the patch left out)" if sampler.n_skipped_ else ""))
     return sampler
@@ -350,6 +427,11 @@ def _make_trainer(config, generator, sampler, val_pairs, extra, log, *, overwrit
         from ddriqa.training.srresnet_trainer import SRResNetTrainer
 
         return SRResNetTrainer(generator, sampler, config.output, **common)
+    if config.arch in RRDB_ARCHS:
+        from ddriqa.training.srresnet_trainer import RRDBDDRTrainer, RRDBTrainer
+
+        cls = RRDBTrainer if config.arch == "rrdb" else RRDBDDRTrainer
+        return cls(generator, sampler, config.output, **common)
     from ddriqa.training.srgan_trainer import SRGANTrainer
 
     discriminator = extra.pop("discriminator")

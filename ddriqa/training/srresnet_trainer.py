@@ -11,7 +11,7 @@ from __future__ import annotations
 from ddriqa.training.schedules import SRRESNET_SCHEDULE
 from ddriqa.training.trainer import Trainer
 
-__all__ = ["SRResNetTrainer"]
+__all__ = ["RRDBDDRTrainer", "RRDBTrainer", "SRResNetTrainer"]
 
 
 class SRResNetTrainer(Trainer):
@@ -60,3 +60,27 @@ class SRResNetTrainer(Trainer):
 
     def loss_description(self):
         return "L1"
+
+
+class RRDBTrainer(SRResNetTrainer):
+    """L1 training of an RRDBNet (``train-sr --arch rrdb``), the same loop, loss and schedule.
+
+    Parameters are those of :class:`SRResNetTrainer`. The sampler may be a
+    :class:`~ddriqa.training.degrade.BlurNoiseSampler` ("b+n" data); its settings go into the
+    checkpoint state and the provenance.
+    """
+
+    arch = "rrdb"
+
+    def extra_state(self):
+        describe = getattr(self.sampler, "describe", None)
+        return {"degrade": describe() if describe else "none: MATLAB-bicubic x1/4 LR of the whole image"}
+
+    def _provenance_extra(self):
+        return super()._provenance_extra() | {"train_lr": self.extra_state()["degrade"]}
+
+
+class RRDBDDRTrainer(RRDBTrainer):
+    """L1 training of an RRDBNetDDR (``--arch rrdb-ddr``): the embedding's backbone stays frozen."""
+
+    arch = "rrdb-ddr"

@@ -152,7 +152,8 @@ class Trainer:
         self.last_losses_ = {}  # loss terms of the last update (tensors), logged as extra columns
         self.generator = self.prepare_network(generator)
         self._forward_g = torch.compile(self.generator) if compile else self.generator
-        self.g_optimizer = self.make_optimizer(self.generator.parameters())
+        # a frozen part (the DDR backbone of an RRDBNetDDR) is not the optimizer's
+        self.g_optimizer = self.make_optimizer([p for p in self.generator.parameters() if p.requires_grad])
         self.train_log = TrainLog(self.out_dir / "train_log.csv", TRAIN_LOG_COLUMNS + tuple(self.loss_columns))
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_n = 0
@@ -326,6 +327,9 @@ class Trainer:
         if int(user.get("iterations", self.iterations)) != self.iterations:
             self._log(f"[{self.label}] warning: the checkpoint was made for {user['iterations']} iterations, "
                       f"this run is set to {self.iterations}: the learning-rate schedule changes")
+        if "degrade" in user["sampler"] and not hasattr(self.sampler, "describe"):
+            raise InputError(f"{ckpt_dir}: the run was trained on degraded LR patches "
+                             f"({user['sampler']['degrade'].get('settings')}); resume it with the same --degrade")
         self.sampler.load_state_dict(user["sampler"])
         self._elapsed_before = float(user.get("elapsed_s", 0.0))
         self._t_start = time.time()
