@@ -363,7 +363,7 @@ def report(models, sets, out, diffs, argv):
         with open(out / name, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
                 lines.append(f"| {r['name']} | {r['layer']} | {r['sets']} | {r['n_samples']} | "
-                             f"{float(r['chi_mean']):.2f} | {float(r['chi_std']):.2f} |")
+                             f"{float(r['chi_mean']):.3g} | {float(r['chi_std']):.3g} |")
         lines.append("")
     if (out / "chi.csv").is_file():
         lines += ["Paper (Fig. 11, Urban100): " + ", ".join(f"{k} {v}" for k, v in PAPER_CHI.items()), ""]
