@@ -351,6 +351,7 @@ def write_cache(args):
     import os
 
     from ddriqa.evaluation.identification import _load_table
+    from ddriqa.features.pooling import STATS as POOLED_STATS  # what pooling="stats" computes, in its order
     from ddriqa.features.presets import preset_params
 
     params = preset_params(args.preset)
@@ -368,7 +369,7 @@ def write_cache(args):
     rows = {}
     for d in parts:
         li = [list(d["layers"]).index(name) for name in layers]
-        si = [list(d["stats"]).index(s) for s in params.get("stats", ("mean", "std", "absmean"))]
+        si = [list(d["stats"]).index(s) for s in POOLED_STATS]
         block = d["feats"][:, :, li][:, :, :, si]  # (n, crops, layers, stats, channels)
         block = block.reshape(block.shape[0], -1)
         for path, row in zip(d["paths"], block):

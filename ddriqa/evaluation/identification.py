@@ -517,12 +517,10 @@ def run_identification_benchmark(data, out_dir, *, methods=("brisque", "paper", 
 def _cross(plan, features, models, table, test_data, pristine, kw, classes, n_jobs, n_components, out_dir,
            notes, log):
     """Fit every method on all of ``table``, test on all of ``test_data`` (one split)."""
-    from ddriqa.evaluation.protocol import run_benchmark
+    from ddriqa.evaluation.protocol import GramFeatures, run_benchmark
 
     other = _load_table(test_data, pristine, log)
     log(f"cross-set: {len(other)} test images from {test_data}")
-    from ddriqa.evaluation.protocol import GramFeatures
-
     other_paths = other["path"].astype(str).tolist()
     other_feats = _Features(other_paths, **kw)
     union_feats = None  # the paper head's Gram matrix over both sets (train rows first), made on demand
